@@ -1,0 +1,78 @@
+"""dlt source for the Pipedrive CRM: every entity, full history, incremental, readable custom
+fields.
+
+API v2 is used wherever it exists (deals, persons, organizations, activities, products,
+pipelines, stages, projects, tasks and their field sets); API v1 only for entities v2 lacks.
+See `pipedrive/README.md` for the tables, configuration, incremental and deletion behaviour.
+
+API reference: https://developers.pipedrive.com/docs/api/v1 and
+https://developers.pipedrive.com/docs/api/v2 ; rate limits:
+https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
+"""
+
+from typing import Any, Optional, Sequence
+
+import dlt
+from dlt.common.typing import TAnyDateTime
+from dlt.extract.resource import DltResource
+
+from .client import PipedriveClient
+from .config import resolve_base_url, validate_api_token
+from .entities import ENTITIES, ENTITIES_BY_NAME, FIELD_SETS, Entity, FieldSet
+from .errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
+from .resources import build_resources
+
+__all__ = [
+    "pipedrive_source",
+    "PipedriveClient",
+    "ENTITIES",
+    "ENTITIES_BY_NAME",
+    "FIELD_SETS",
+    "Entity",
+    "FieldSet",
+    "PipedriveError",
+    "PipedriveConfigError",
+    "PipedriveHTTPError",
+]
+
+MAX_TABLE_NESTING = 0
+"""Lists stay json columns (no child tables); nested dicts are flattened by the source itself."""
+
+
+@dlt.source(name="pipedrive", max_table_nesting=MAX_TABLE_NESTING)
+def pipedrive_source(
+    api_token: str = dlt.secrets.value,
+    company_domain: Optional[str] = None,
+    base_url: Optional[str] = None,
+    start_date: Optional[TAnyDateTime] = None,
+    hard_delete: bool = False,
+    max_tokens_per_run: Optional[int] = None,
+) -> Sequence[DltResource]:
+    """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
+
+    Args:
+        api_token: API token (Settings > Personal preferences > API); sent only in the
+            `x-api-token` header. Config: `[sources.pipedrive] api_token` in
+            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__API_TOKEN`.
+        company_domain: `acme` for `https://acme.pipedrive.com` (routes to the company's data
+            center). Default host: `https://api.pipedrive.com`.
+        base_url: Explicit host that wins over `company_domain` (proxies, the simulator);
+            v1 is `{base_url}/api/v1`, v2 `{base_url}/api/v2`.
+        start_date: Earliest `update_time` loaded on the first run of incremental tables
+            (deals, persons, organizations, activities, products, notes, leads, files).
+            Later runs continue from the stored cursor. Default: full history.
+        hard_delete: False (default) keeps rows Pipedrive reports deleted, with
+            `is_deleted = true`; True deletes them from the destination.
+        max_tokens_per_run: Stop the run before spending more API tokens than this
+            (None: no cap); the cursors of completed resources are kept.
+
+    Returns:
+        The resources, one per table.
+    """
+    token = validate_api_token(api_token)
+    client = PipedriveClient(
+        token,
+        resolve_base_url(company_domain, base_url),
+        max_tokens_per_run=max_tokens_per_run,
+    )
+    return build_resources(client, start_date=start_date, hard_delete=hard_delete)

@@ -1,0 +1,332 @@
+"""`PipedriveClient`: the one HTTP client every resource of a source run shares.
+
+It owns the base URLs, the `x-api-token` header, pagination (dlt `RESTClient` + the paginators in
+`pipedrive.paginators`), dlt's retrying `requests` session, the request/token counters, the
+shared `RateLimiter` and the mapping of error responses to `pipedrive.errors` exceptions.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Mapping, Optional
+
+from dlt.common import logger
+from dlt.sources.helpers.requests import Client, Request, Response
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests.auth import AuthBase
+
+from .entities import ApiVersion, Entity, FieldSet, Paging
+from .errors import TokenBudgetExceededError, error_for_response, raise_for_pipedrive_status
+from .paginators import make_paginator
+from .rate_limiter import RateLimiter
+
+TDataPage = List[Dict[str, Any]]
+
+RETRY_STATUS_CODES = tuple(range(500, 600))
+
+
+class PipedriveTokenAuth(AuthBase):
+    """Sends the API token in the `x-api-token` header (never in the URL); hides it in repr."""
+
+    def __init__(self, api_token: str) -> None:
+        self._api_token = api_token
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["x-api-token"] = self._api_token
+        return request
+
+    def __repr__(self) -> str:
+        return "PipedriveTokenAuth(api_token=***)"
+
+
+@dataclass
+class EndpointStats:
+    """Counters of one endpoint (`"v2 /deals"`)."""
+
+    requests: int = 0
+    tokens: int = 0
+    errors: int = 0
+
+
+@dataclass
+class RequestStats:
+    """Request and token counters of a client, thread safe.
+
+    Attributes:
+        requests: HTTP requests sent, retries included.
+        tokens: Tokens charged (sum of `x-token-cost` of every non-429 response).
+        rate_limited: 429 responses received.
+        by_endpoint: Counters per `"<api> <path>"`.
+    """
+
+    requests: int = 0
+    tokens: int = 0
+    rate_limited: int = 0
+    by_endpoint: Dict[str, EndpointStats] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, endpoint: str, token_cost: int, status_code: int) -> None:
+        """Counts one HTTP response."""
+        with self._lock:
+            stats = self.by_endpoint.setdefault(endpoint, EndpointStats())
+            self.requests += 1
+            stats.requests += 1
+            if status_code == 429:
+                self.rate_limited += 1
+            else:
+                self.tokens += token_cost
+                stats.tokens += token_cost
+            if status_code >= 400:
+                stats.errors += 1
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Plain-dict snapshot, for logs and benchmarks."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "tokens": self.tokens,
+                "rate_limited": self.rate_limited,
+                "by_endpoint": {k: vars(v).copy() for k, v in sorted(self.by_endpoint.items())},
+            }
+
+
+def _is_retryable_rate_limit(response: Optional[Response], exception: Optional[BaseException]) -> bool:
+    """Retry predicate: a burst-window 429 is retried, a daily-budget 429 is not."""
+    if response is None or response.status_code != 429:
+        return False
+    error = error_for_response(response, "")
+    return error is not None and error.retryable
+
+
+class ResponseMeter:
+    """Per-request response hook: counts every attempt and feeds the rate limiter.
+
+    requests runs response hooks inside `Session.send`, which dlt's retry wraps, so the meter
+    sees every attempt, retries included.
+
+    Args:
+        client: The owning client (stats and limiter).
+        endpoint: Counter key, e.g. `"v2 /deals"`.
+        token_cost: `x-token-cost` of one request.
+    """
+
+    def __init__(self, client: "PipedriveClient", endpoint: str, token_cost: int) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.token_cost = token_cost
+
+    def __call__(self, response: Response, *args: Any, **kwargs: Any) -> Response:
+        self.client.stats.record(self.endpoint, self.token_cost, response.status_code)
+        self.client.rate_limiter.update_from_headers(response.headers)
+        if response.status_code == 429:
+            reset = response.headers.get("x-ratelimit-reset")
+            if reset is not None and "retry-after" not in response.headers:
+                # dlt's retry waits for Retry-After; Pipedrive sends x-ratelimit-reset
+                response.headers["Retry-After"] = reset
+        return response
+
+
+def _token_cost(request: Request) -> int:
+    for hook in (request.hooks or {}).get("response", []):
+        if isinstance(hook, ResponseMeter):
+            return hook.token_cost
+    return 0
+
+
+class _MeteredRESTClient(RESTClient):
+    """RESTClient whose every logical request passes the token cap, the rate limiter and the
+    error mapping."""
+
+    def __init__(self, owner: "PipedriveClient", base_url: str, session: Any) -> None:
+        super().__init__(base_url=base_url, auth=owner._auth, data_selector="data", session=session)
+        self._owner = owner
+
+    def _send_request(self, request: Request, **kwargs: Any) -> Response:
+        self._owner._before_request(_token_cost(request))
+        response = super()._send_request(request, **kwargs)
+        raise_for_pipedrive_status(response, _request_path(request))
+        return response
+
+
+def _request_path(request: Request) -> str:
+    """Path of a request URL without scheme, host or query string (safe for messages)."""
+    url = request.url or ""
+    path = url.split("://", 1)[-1]
+    path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+    return path.split("?", 1)[0]
+
+
+class PipedriveClient:
+    """HTTP client for the Pipedrive v1 and v2 APIs.
+
+    Args:
+        api_token: API token, sent only in the `x-api-token` header.
+        base_url: Host URL; v1 is `{base_url}/api/v1`, v2 is `{base_url}/api/v2`.
+        rate_limiter: Limiter shared with other clients of the same token; a new one by default.
+        max_tokens_per_run: Stop with `TokenBudgetExceededError` before a request would push the
+            run's token spend above this cap (None: no cap).
+        http_client: dlt retrying `Client` to draw sessions from; by default one that retries
+            5xx, connection errors and burst 429s (honouring Retry-After / x-ratelimit-reset)
+            with the `[runtime] request_*` settings.
+
+    Attributes:
+        stats: Request and token counters (`RequestStats`).
+        rate_limiter: The shared `RateLimiter`.
+    """
+
+    def __init__(
+        self,
+        api_token: str,
+        base_url: str,
+        *,
+        rate_limiter: Optional[RateLimiter] = None,
+        max_tokens_per_run: Optional[int] = None,
+        http_client: Optional[Client] = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.rate_limiter = rate_limiter or RateLimiter()
+        self.max_tokens_per_run = max_tokens_per_run
+        self.stats = RequestStats()
+        self._auth = PipedriveTokenAuth(api_token)
+        self._reserved_tokens = 0
+        self._budget_lock = threading.Lock()
+        if http_client is None:
+            http_client = Client(
+                raise_for_status=False,
+                status_codes=RETRY_STATUS_CODES,
+                retry_condition=_is_retryable_rate_limit,
+            )
+            http_client.configure()
+        self._http_client = http_client
+        self._rest_clients: Dict[ApiVersion, _MeteredRESTClient] = {}
+
+    def api_url(self, api: ApiVersion) -> str:
+        """Base URL of one API version, e.g. `https://acme.pipedrive.com/api/v2`."""
+        return f"{self.base_url}/api/{ApiVersion(api).value}"
+
+    def _rest_client(self, api: ApiVersion) -> _MeteredRESTClient:
+        api = ApiVersion(api)
+        # sessions are thread-local in dlt's Client: one RESTClient per version and thread
+        # would be ideal; RESTClient keeps a single session, so take it lazily per call site
+        client = self._rest_clients.get(api)
+        if client is None:
+            client = _MeteredRESTClient(self, self.api_url(api), self._http_client.session)
+            self._rest_clients[api] = client
+        return client
+
+    def _before_request(self, cost: int) -> None:
+        if self.max_tokens_per_run is not None:
+            with self._budget_lock:
+                if self.stats.tokens + cost > self.max_tokens_per_run:
+                    raise TokenBudgetExceededError(
+                        f"Pipedrive token cap reached: {self.stats.tokens} tokens spent, next "
+                        f"request costs {cost}, max_tokens_per_run={self.max_tokens_per_run}; "
+                        "rerun to continue from the saved cursors"
+                    )
+        self.rate_limiter.acquire()
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        api: ApiVersion = ApiVersion.V2,
+        paging: Paging = Paging.CURSOR,
+        page_size: int = 500,
+        token_cost: int = 0,
+        params: Optional[Mapping[str, Any]] = None,
+        data_selector: str = "data",
+        paginator: Optional[BasePaginator] = None,
+    ) -> Iterator[TDataPage]:
+        """Yields every page of a list endpoint.
+
+        Args:
+            path: Path relative to the version base, e.g. `/deals`.
+            api: API version of `path`.
+            paging: Paging style (ignored when `paginator` is given).
+            page_size: `limit` to request.
+            token_cost: `x-token-cost` of one request (for the counters and the token cap).
+            params: Query parameters (without paging parameters).
+            data_selector: JSON path of the records in the body.
+            paginator: A custom paginator instead of the one `paging` selects.
+
+        Yields:
+            Lists of records, one per page (possibly empty).
+        """
+        endpoint = f"{ApiVersion(api).value} {path}"
+        hooks = {"response": [ResponseMeter(self, endpoint, token_cost)]}
+        request_params = {k: v for k, v in (params or {}).items() if v is not None}
+        for page in self._rest_client(api).paginate(
+            path,
+            params=request_params,
+            paginator=paginator or make_paginator(paging, page_size),
+            hooks=hooks,
+            data_selector=data_selector,
+        ):
+            yield [record for record in page if record is not None]
+
+    def paginate_entity(
+        self, entity: Entity, params: Optional[Mapping[str, Any]] = None
+    ) -> Iterator[TDataPage]:
+        """Yields the pages of an entity's listing with its constant parameters applied.
+
+        Args:
+            entity: Row of the entity table.
+            params: Extra per-run parameters (e.g. `updated_since`), merged over the entity's.
+
+        Yields:
+            Lists of raw records.
+        """
+        return self.paginate(
+            entity.path,
+            api=entity.api,
+            paging=entity.paging,
+            page_size=entity.page_size,
+            token_cost=entity.token_cost,
+            params={**entity.base_params(), **(params or {})},
+            data_selector=entity.data_selector,
+        )
+
+    def paginate_field_set(self, field_set: FieldSet) -> Iterator[TDataPage]:
+        """Yields the pages of a `*Fields` definitions endpoint."""
+        return self.paginate(
+            field_set.path,
+            api=field_set.api,
+            paging=field_set.paging,
+            page_size=field_set.page_size,
+            token_cost=field_set.token_cost,
+        )
+
+    def get(
+        self,
+        path: str,
+        *,
+        api: ApiVersion = ApiVersion.V2,
+        token_cost: int = 0,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """Sends one GET and returns the parsed JSON body (envelope included).
+
+        Args:
+            path: Path relative to the version base.
+            api: API version of `path`.
+            token_cost: `x-token-cost` of the request.
+            params: Query parameters.
+
+        Returns:
+            The decoded JSON body.
+        """
+        for page in self.paginate(
+            path, api=api, paging=Paging.NONE, token_cost=token_cost, params=params,
+            data_selector="$",
+        ):
+            return page[0] if page else None
+        return None
+
+    def log_stats(self) -> None:
+        """Logs the request and token counters at INFO level."""
+        snapshot = self.stats.as_dict()
+        logger.info(
+            f"Pipedrive: {snapshot['requests']} requests, {snapshot['tokens']} tokens, "
+            f"{snapshot['rate_limited']} rate limited"
+        )
+

@@ -1,0 +1,105 @@
+"""Validation of the source configuration and resolution of the API base URLs."""
+
+import re
+from typing import Optional
+from urllib.parse import urlsplit
+
+from .errors import PipedriveConfigError
+
+DEFAULT_HOST = "https://api.pipedrive.com"
+
+_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{8,256}$")
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_VERSION_SUFFIX = re.compile(r"/(?:api/)?v[12]/?$")
+
+
+def validate_api_token(api_token: object) -> str:
+    """Checks that the API token looks like a token, without ever echoing it.
+
+    Args:
+        api_token: The configured token.
+
+    Returns:
+        The token with surrounding whitespace removed.
+
+    Raises:
+        PipedriveConfigError: When the token is missing or obviously malformed.
+    """
+    if not isinstance(api_token, str) or not api_token.strip():
+        raise PipedriveConfigError(
+            "Pipedrive api_token is empty: set SOURCES__PIPEDRIVE__API_TOKEN or "
+            "[sources.pipedrive] api_token in .dlt/secrets.toml"
+        )
+    token = api_token.strip()
+    if not _TOKEN_PATTERN.match(token):
+        raise PipedriveConfigError(
+            f"Pipedrive api_token is malformed ({len(token)} characters, expected 8-256 letters, "
+            "digits or -_.: without spaces, e.g. the 40-character token from Settings > "
+            "Personal preferences > API)"
+        )
+    return token
+
+
+def normalize_company_domain(company_domain: str) -> str:
+    """Reduces `acme`, `acme.pipedrive.com` or `https://acme.pipedrive.com/` to `acme`.
+
+    Args:
+        company_domain: The configured company domain.
+
+    Returns:
+        The bare company subdomain, lower case.
+
+    Raises:
+        PipedriveConfigError: When it is not a valid subdomain label.
+    """
+    domain = company_domain.strip().lower()
+    if "://" in domain:
+        domain = urlsplit(domain).netloc
+    domain = domain.rstrip("/")
+    if domain.endswith(".pipedrive.com"):
+        domain = domain[: -len(".pipedrive.com")]
+    if not _DOMAIN_LABEL.match(domain):
+        raise PipedriveConfigError(
+            f"Pipedrive company_domain {company_domain!r} is malformed: use the subdomain of "
+            "https://<company_domain>.pipedrive.com, e.g. 'acme'"
+        )
+    return domain
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Checks an explicit base URL and strips a trailing slash or `/api/v1`-style suffix.
+
+    Args:
+        base_url: e.g. `http://127.0.0.1:8765` or `https://acme.pipedrive.com`.
+
+    Returns:
+        The URL without trailing slash and version suffix.
+
+    Raises:
+        PipedriveConfigError: When it is not an http(s) URL without query string.
+    """
+    url = base_url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise PipedriveConfigError(
+            f"Pipedrive base_url {base_url!r} is malformed: expected http(s)://host[:port] "
+            "without query string"
+        )
+    return _VERSION_SUFFIX.sub("", url.rstrip("/")).rstrip("/")
+
+
+def resolve_base_url(company_domain: Optional[str] = None, base_url: Optional[str] = None) -> str:
+    """Returns the host URL the API versions hang off (`{base}/api/v1`, `{base}/api/v2`).
+
+    Args:
+        company_domain: Company subdomain; routes requests to the company's data center.
+        base_url: Explicit host, wins over `company_domain` (tests, proxies).
+
+    Returns:
+        `base_url`, else `https://{company_domain}.pipedrive.com`, else `https://api.pipedrive.com`.
+    """
+    if base_url:
+        return normalize_base_url(base_url)
+    if company_domain:
+        return f"https://{normalize_company_domain(company_domain)}.pipedrive.com"
+    return DEFAULT_HOST

@@ -1,0 +1,307 @@
+"""Readable custom fields: hash keys become named, typed columns; option ids become labels.
+
+Pipedrive keys custom fields by a 40-character hash: at the top level of v1 records (with
+`<hash>_currency`, `<hash>_until`, `<hash>_<address part>` siblings) and inside the
+`custom_fields` object of v2 records (monetary `{value, currency}`, daterange `{value, until}`,
+address `{value, street_number, ...}`). `CustomFieldMapper` turns both shapes into the same
+columns: `<name>`, `<name>_currency`, `<name>_until`, `<name>_<part>`.
+
+Column names are decided once per hash and remembered in the source state, so a renamed field
+keeps its column; option labels are remembered too, so records that still carry a deleted
+option id keep resolving. Two fields whose names normalize to the same column, or to a built-in
+column, get deterministic suffixes instead of overwriting each other.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
+
+from dlt.common.normalizers.naming import NamingConvention
+
+from .entities import ApiVersion
+
+# sub-values a field type can carry next to its main value (v2 object keys / v1 key suffixes)
+SUBFIELD_SUFFIXES: Mapping[str, Tuple[str, ...]] = {
+    "monetary": ("currency",),
+    "daterange": ("until",),
+    "timerange": ("until", "timezone_name"),
+    "address": (
+        "subpremise",
+        "street_number",
+        "route",
+        "sublocality",
+        "locality",
+        "admin_area_level_1",
+        "admin_area_level_2",
+        "country",
+        "postal_code",
+        "formatted_address",
+    ),
+}
+# field types whose value is the id of another Pipedrive object (v1 may send an object)
+REFERENCE_TYPES = frozenset(
+    {"user", "org", "people", "deal", "deals", "lead", "project", "stage", "activity", "pipeline"}
+)
+# columns no custom field may take, whatever the entity
+RESERVED_COLUMNS = frozenset(
+    {"id", "custom_fields", "is_deleted", "is_archived", "add_time", "update_time", "_dlt_id", "_dlt_load_id"}
+)
+MAIN_VALUE_KEY = "value"
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    """A field definition in one shape for v1 and v2 `*Fields` items.
+
+    Attributes:
+        code: The hash (custom) or the built-in key (`title`, `value`, ...).
+        name: Display name.
+        field_type: Pipedrive field type (`enum`, `set`, `monetary`, ...; any string).
+        is_custom: True for user-created fields.
+        options: Current option id (as string) -> label.
+        deleted_options: Deleted option id -> last label (v1 `options_deleted`).
+    """
+
+    code: str
+    name: str
+    field_type: str
+    is_custom: bool
+    options: Mapping[str, str]
+    deleted_options: Mapping[str, str]
+
+
+def _options(raw: Any) -> Dict[str, str]:
+    if not isinstance(raw, list):
+        return {}
+    return {
+        str(option["id"]): str(option.get("label"))
+        for option in raw
+        if isinstance(option, dict) and option.get("id") is not None
+    }
+
+
+def parse_field_definition(raw: Mapping[str, Any], api: ApiVersion) -> FieldDefinition:
+    """Reads a raw `*Fields` item of either API version.
+
+    Args:
+        raw: One item of `/api/v2/dealFields` (field_code, field_name, is_custom_field) or of
+            `/v1/dealFields` (key, name, edit_flag, options_deleted).
+        api: API version the item came from.
+
+    Returns:
+        The version-independent definition.
+    """
+    if ApiVersion(api) is ApiVersion.V2:
+        code, name, is_custom = raw.get("field_code"), raw.get("field_name"), raw.get("is_custom_field")
+    else:
+        code, name, is_custom = raw.get("key"), raw.get("name"), raw.get("edit_flag")
+    return FieldDefinition(
+        code=str(code),
+        name=str(name if name is not None else code),
+        field_type=str(raw.get("field_type") or ""),
+        is_custom=bool(is_custom),
+        options=_options(raw.get("options")),
+        deleted_options=_options(raw.get("options_deleted")),
+    )
+
+
+@dataclass
+class MappedField:
+    """State of one custom field: its stable column and everything needed to convert values."""
+
+    code: str
+    column: str
+    name: str
+    field_type: str
+    options: Dict[str, str]
+
+    def sibling_column(self, suffix: str) -> str:
+        """Column of a sub-value, e.g. `<column>_currency`."""
+        return f"{self.column}_{suffix}"
+
+    def to_state(self) -> Dict[str, Any]:
+        return {"column": self.column, "name": self.name, "field_type": self.field_type, "options": dict(self.options)}
+
+    @classmethod
+    def from_state(cls, code: str, state: Mapping[str, Any]) -> "MappedField":
+        return cls(
+            code=code,
+            column=state["column"],
+            name=state["name"],
+            field_type=state["field_type"],
+            options=dict(state.get("options") or {}),
+        )
+
+
+def _columns_of(column: str, field_type: str) -> List[str]:
+    return [column] + [f"{column}_{suffix}" for suffix in SUBFIELD_SUFFIXES.get(field_type, ())]
+
+
+class CustomFieldMapper:
+    """Converts the custom fields of one field set's records to named, typed columns.
+
+    Args:
+        field_set: Name of the field set (`deal`, ...), for messages.
+        definitions: Current field definitions of the set.
+        naming: dlt naming convention used for column names.
+        state: Mutable mapping (a slice of `dlt.current.source_state()`) holding the hash ->
+            column decisions and remembered option labels of earlier runs; updated in place.
+        deleted_options_loader: Called at most once, when a record holds an option id no
+            definition or earlier run knows (v2 definitions omit deleted options): returns
+            definitions carrying `deleted_options` (the v1 `options_deleted`).
+    """
+
+    def __init__(
+        self,
+        field_set: str,
+        definitions: Iterable[FieldDefinition],
+        naming: NamingConvention,
+        state: MutableMapping[str, Any],
+        deleted_options_loader: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
+    ) -> None:
+        self.field_set = field_set
+        self.naming = naming
+        self._state = state
+        self._deleted_options_loader = deleted_options_loader
+        definitions = list(definitions)
+        self.builtin_columns: Set[str] = {
+            naming.normalize_identifier(d.code) for d in definitions if not d.is_custom
+        } | set(RESERVED_COLUMNS)
+        self.fields: Dict[str, MappedField] = {
+            code: MappedField.from_state(code, saved) for code, saved in state.items()
+        }
+        self._merge_definitions(d for d in definitions if d.is_custom)
+        for code, mapped in self.fields.items():
+            state[code] = mapped.to_state()
+
+    def _merge_definitions(self, custom: Iterable[FieldDefinition]) -> None:
+        claimed: Set[str] = set(self.builtin_columns)
+        for mapped in self.fields.values():
+            claimed.update(_columns_of(mapped.column, mapped.field_type))
+        for definition in sorted(custom, key=lambda d: d.code):
+            known = self.fields.get(definition.code)
+            options = dict(known.options) if known else {}
+            options.update(definition.deleted_options)
+            options.update(definition.options)
+            if known is not None:
+                known.name, known.field_type, known.options = definition.name, definition.field_type, options
+                continue
+            column = self._free_column(definition, claimed)
+            claimed.update(_columns_of(column, definition.field_type))
+            self.fields[definition.code] = MappedField(
+                definition.code, column, definition.name, definition.field_type, options
+            )
+
+    def _free_column(self, definition: FieldDefinition, claimed: Set[str]) -> str:
+        base = self.naming.normalize_identifier(definition.name) or "field"
+        candidates = [base, f"{base}_custom", f"{base}_{definition.code[:8].lower()}", f"{base}_{definition.code.lower()}"]
+        for candidate in candidates:
+            candidate = self.naming.normalize_identifier(candidate)
+            if not claimed.intersection(_columns_of(candidate, definition.field_type)):
+                return candidate
+        return self.naming.normalize_identifier(f"{base}_{definition.code}_{len(claimed)}")
+
+    def _label(self, mapped: MappedField, option_id: Any) -> str:
+        key = str(option_id)
+        label = mapped.options.get(key)
+        if label is None and self._deleted_options_loader is not None:
+            self._learn_deleted_options(self._deleted_options_loader())
+            label = mapped.options.get(key)
+        return label if label is not None else key
+
+    def _learn_deleted_options(self, definitions: Iterable[FieldDefinition]) -> None:
+        """Adds deleted option labels (never overriding a current label) and saves them."""
+        self._deleted_options_loader = None
+        for definition in definitions:
+            mapped = self.fields.get(definition.code)
+            if mapped is None:
+                continue
+            for option_id, label in definition.deleted_options.items():
+                mapped.options.setdefault(option_id, label)
+            self._state[mapped.code] = mapped.to_state()
+
+    def column_of(self, code: str) -> Optional[str]:
+        """Stable column of a hash, None if the hash is not a known custom field."""
+        mapped = self.fields.get(code)
+        return mapped.column if mapped else None
+
+    def mapping_rows(self) -> List[Dict[str, Any]]:
+        """Rows of the `custom_fields_mapping` table for this field set."""
+        return [
+            {
+                "entity": self.field_set,
+                "hash_key": mapped.code,
+                "name": mapped.name,
+                "column_name": mapped.column,
+                "field_type": mapped.field_type,
+                "options": [{"id": k, "label": v} for k, v in mapped.options.items()],
+            }
+            for mapped in sorted(self.fields.values(), key=lambda m: m.code)
+        ]
+
+    def _convert(self, mapped: MappedField, value: Any) -> Any:
+        field_type = mapped.field_type
+        if value is None or value == "":
+            return None
+        if field_type == "enum":
+            if isinstance(value, dict):
+                value = value.get("id", value.get("label"))
+            return self._label(mapped, value)
+        if field_type == "set":
+            if isinstance(value, str):
+                items: List[Any] = [part.strip() for part in value.split(",") if part.strip()]
+            elif isinstance(value, list):
+                items = [v.get("id", v.get("label")) if isinstance(v, dict) else v for v in value]
+            else:
+                items = [value]
+            return [self._label(mapped, item) for item in items]
+        if field_type in REFERENCE_TYPES and isinstance(value, dict):
+            return value.get("value", value.get("id"))
+        return value
+
+    def _write(self, out: Dict[str, Any], mapped: MappedField, value: Any) -> None:
+        if isinstance(value, dict) and mapped.field_type in SUBFIELD_SUFFIXES:
+            for key, sub_value in value.items():
+                if key == MAIN_VALUE_KEY:
+                    out[mapped.column] = self._convert(mapped, sub_value)
+                else:
+                    out[mapped.sibling_column(key)] = sub_value
+        else:
+            out[mapped.column] = self._convert(mapped, value)
+
+    def transform_v2(self, record: Dict[str, Any]) -> Dict[str, Any]:
+        """Moves a v2 record's `custom_fields` object into named columns (in place).
+
+        Unknown hashes (fields created after the definitions were read) keep the hash as name.
+        """
+        custom = record.pop("custom_fields", None)
+        if not isinstance(custom, dict):
+            return record
+        for code, value in custom.items():
+            mapped = self.fields.get(code)
+            if mapped is None:
+                record[code] = value
+            else:
+                self._write(record, mapped, value)
+        return record
+
+    def transform_v1(self, record: Dict[str, Any]) -> Dict[str, Any]:
+        """Renames a v1 record's top-level hash keys and their `_suffix` siblings."""
+        out: Dict[str, Any] = {}
+        for key, value in record.items():
+            mapped = self.fields.get(key)
+            if mapped is not None:
+                self._write(out, mapped, value)
+                continue
+            head, separator, suffix = key.partition("_")
+            parent = self.fields.get(head) if separator else None
+            if parent is not None:
+                out[parent.sibling_column(suffix)] = value
+            else:
+                out[key] = value
+        return out
+
+    def transform(self, record: Dict[str, Any], api: ApiVersion) -> Dict[str, Any]:
+        """Converts the custom fields of a record in the shape of `api`."""
+        if ApiVersion(api) is ApiVersion.V2:
+            return self.transform_v2(record)
+        return self.transform_v1(record)

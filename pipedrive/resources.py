@@ -1,0 +1,248 @@
+"""Resource factory: turns rows of the entity table into dlt resources.
+
+Every entity resource follows the same path: page through the listing with the shared client
+(sending `updated_since` from the incremental cursor where the API filters), rename custom
+fields, flatten nested dicts, apply defaults and deletion handling, attach column hints, yield
+the page. Field sets become `<set>_fields` tables and one `custom_fields_mapping` table.
+"""
+
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import dlt
+from dlt.common.normalizers.naming import NamingConvention
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract.resource import DltResource
+
+from .client import PipedriveClient, TDataPage
+from .custom_fields import CustomFieldMapper
+from .entities import ENTITIES, FIELD_SETS, Entity, FieldSet
+from .field_sets import FieldSetCache
+from .records import apply_defaults, flatten_record
+from .schema_hints import BuiltinColumnHinter, custom_field_hints, deletion_hints
+from .timestamps import format_timestamp, to_updated_since
+
+CUSTOM_FIELDS_MAPPING_TABLE = "custom_fields_mapping"
+
+
+def _naming() -> NamingConvention:
+    """Naming convention of the schema being extracted."""
+    return dlt.current.source_schema().naming
+
+
+class PageShaper:
+    """Shapes the raw pages of one entity into rows with column hints.
+
+    Args:
+        entity: Row of the entity table.
+        field_sets: The run's field-set cache (custom-field mapper on first non-empty page).
+        hard_delete: Drop rows flagged deleted from `replace` tables (merge tables use the
+            `hard_delete` column hint instead).
+    """
+
+    def __init__(self, entity: Entity, field_sets: FieldSetCache, hard_delete: bool) -> None:
+        self.entity = entity
+        self.field_sets = field_sets
+        self.drop_deleted = (
+            hard_delete
+            and entity.soft_delete_column is not None
+            and entity.write_disposition != "merge"
+        )
+        self._mapper: Optional[CustomFieldMapper] = None
+        self._hinter: Optional[BuiltinColumnHinter] = None
+        self._pending_hints: TTableSchemaColumns = {}
+
+    def _prepare(self) -> None:
+        if self._hinter is not None:
+            return
+        custom_columns: TTableSchemaColumns = {}
+        if self.entity.custom_field_set:
+            self._mapper = self.field_sets.mapper(self.entity.custom_field_set, _naming())
+            custom_columns = custom_field_hints(self._mapper)
+        self._pending_hints = dict(custom_columns)
+        self._hinter = BuiltinColumnHinter(already_hinted=custom_columns)
+
+    def shape(self, page: TDataPage) -> Any:
+        """Returns the page's rows, wrapped with column hints when new columns appear.
+
+        Args:
+            page: Raw records of one page (non-empty).
+        """
+        self._prepare()
+        rows: List[Dict[str, Any]] = []
+        for record in page:
+            if self._mapper is not None:
+                record = self._mapper.transform(record, self.entity.api)
+            row = apply_defaults(flatten_record(record), self.entity.record_defaults)
+            if self.drop_deleted and row.get(self.entity.soft_delete_column) is True:
+                continue
+            rows.append(row)
+        hints = dict(self._pending_hints)
+        self._pending_hints = {}
+        hints.update(self._hinter.new_hints(rows) or {})  # type: ignore[union-attr]
+        if not hints:
+            return rows
+        return dlt.mark.with_hints(rows, dlt.mark.make_hints(columns=hints))
+
+
+def _incremental_for(entity: Entity, start_date: Optional[Any]) -> "dlt.sources.incremental[str]":
+    """The `update_time` cursor of an incremental entity.
+
+    `primary_key=()` turns off dlt's boundary deduplication: rows whose cursor equals the last
+    value are loaded again and deduplicated by the merge on the primary key. With dedup on, a
+    row re-updated within the same second as the cursor would be dropped as already seen.
+    """
+    initial_value = format_timestamp(start_date, entity.cursor_format) if start_date else None
+    # early stop only where the listing is sorted newest first and cannot be filtered
+    row_order = "desc" if entity.sort_order == "desc" and not entity.updated_since_param else None
+    return dlt.sources.incremental(
+        entity.cursor_field,  # type: ignore[arg-type]
+        initial_value=initial_value,
+        primary_key=(),
+        on_cursor_value_missing="include",
+        row_order=row_order,  # type: ignore[arg-type]
+    )
+
+
+def _entity_pages(
+    entity: Entity,
+    client: PipedriveClient,
+    shaper: PageShaper,
+    params: Dict[str, Any],
+) -> Iterator[Any]:
+    for page in client.paginate_entity(entity, params):
+        if page:
+            yield shaper.shape(page)
+
+
+def entity_resource(
+    entity: Entity,
+    client: PipedriveClient,
+    field_sets: FieldSetCache,
+    *,
+    start_date: Optional[Any] = None,
+    hard_delete: bool = False,
+) -> DltResource:
+    """Builds the dlt resource of one entity.
+
+    Args:
+        entity: Row of the entity table.
+        client: The run's client.
+        field_sets: The run's field-set cache.
+        start_date: Earliest `update_time` loaded on the first run (incremental entities).
+        hard_delete: Delete rows flagged deleted instead of keeping them with the flag.
+
+    Returns:
+        A resource named `entity.name` writing to `entity.table`.
+    """
+    shaper_factory: Callable[[], PageShaper] = lambda: PageShaper(entity, field_sets, hard_delete)
+
+    if entity.is_incremental:
+
+        def read_incremental(
+            cursor: dlt.sources.incremental[str] = _incremental_for(entity, start_date),
+        ) -> Iterator[Any]:
+            params: Dict[str, Any] = {}
+            if entity.updated_since_param:
+                params[entity.updated_since_param] = to_updated_since(cursor.start_value)
+            yield from _entity_pages(entity, client, shaper_factory(), params)
+
+        generator: Callable[..., Iterator[Any]] = read_incremental
+    else:
+
+        def read_all() -> Iterator[Any]:
+            yield from _entity_pages(entity, client, shaper_factory(), {})
+
+        generator = read_all
+
+    return dlt.resource(
+        generator,
+        name=entity.name,
+        table_name=entity.table,
+        primary_key=list(entity.primary_key),
+        write_disposition=entity.write_disposition,
+        columns=deletion_hints(entity, hard_delete),
+        selected=entity.selected,
+    )
+
+
+def field_set_resource(
+    field_set: FieldSet, field_sets: FieldSetCache, *, renames_records: bool
+) -> DltResource:
+    """Builds the `<set>_fields` resource: every field definition, custom and built-in.
+
+    Args:
+        field_set: The field set.
+        field_sets: The run's field-set cache.
+        renames_records: True when an entity's records are renamed with this set; its custom
+            fields then get a `column_name` column naming the table column holding their values.
+    """
+
+    def read_definitions() -> Iterator[TDataPage]:
+        mapper = field_sets.mapper(field_set.name, _naming()) if renames_records else None
+        rows = []
+        for raw in field_sets.definitions(field_set.name):
+            row = dict(raw)
+            if mapper is not None:
+                row["column_name"] = mapper.column_of(str(raw.get(field_set.key_field)))
+            rows.append(row)
+        yield rows
+
+    return dlt.resource(
+        read_definitions,
+        name=field_set.table,
+        primary_key=field_set.key_field,
+        write_disposition="replace",
+        columns={"options": {"data_type": "json"}, "subfields": {"data_type": "json"}},
+    )
+
+
+def custom_fields_mapping_resource(
+    field_sets: FieldSetCache, names: Sequence[str]
+) -> DltResource:
+    """Builds the `custom_fields_mapping` resource: hash -> name -> column per field set."""
+
+    def read_mapping() -> Iterator[TDataPage]:
+        for name in names:
+            yield field_sets.mapper(name, _naming()).mapping_rows()
+
+    return dlt.resource(
+        read_mapping,
+        name=CUSTOM_FIELDS_MAPPING_TABLE,
+        primary_key=["entity", "hash_key"],
+        write_disposition="replace",
+        columns={"options": {"data_type": "json"}},
+    )
+
+
+def build_resources(
+    client: PipedriveClient,
+    *,
+    start_date: Optional[Any] = None,
+    hard_delete: bool = False,
+    entities: Sequence[Entity] = ENTITIES,
+    field_set_defs: Sequence[FieldSet] = FIELD_SETS,
+) -> List[DltResource]:
+    """Builds every resource of the source around one client and one field-set cache.
+
+    Args:
+        client: The shared client (its `stats` count this run's requests and tokens).
+        start_date: Earliest `update_time` for the first run of incremental entities.
+        hard_delete: See `pipedrive_source`.
+        entities: Entity rows to build (default: all).
+        field_set_defs: Field sets to expose as `<set>_fields` tables (default: all).
+
+    Returns:
+        The resources, reference tables first.
+    """
+    field_sets = FieldSetCache(client)
+    resources = [
+        entity_resource(e, client, field_sets, start_date=start_date, hard_delete=hard_delete)
+        for e in entities
+    ]
+    mapped_sets = sorted({e.custom_field_set for e in entities if e.custom_field_set})
+    resources += [
+        field_set_resource(f, field_sets, renames_records=f.name in mapped_sets)
+        for f in field_set_defs
+    ]
+    resources.append(custom_fields_mapping_resource(field_sets, mapped_sets))
+    return resources

@@ -1,0 +1,56 @@
+"""The container of everything an account stores (filled by the generator, owned by `Account`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fields import FieldCatalog
+from .flow import DealHistory
+
+#: v2 entities (records in the v2 shape).
+V2_ENTITIES = (
+    "deals", "persons", "organizations", "activities", "products", "pipelines", "stages",
+    "projects", "tasks", "deal_products", "deal_followers",
+)
+#: v1 entities (records in the v1 shape).
+V1_ENTITIES = (
+    "activity_types", "currencies", "users", "filters", "notes", "files", "leads", "lead_labels",
+    "lead_sources", "goals", "call_logs", "roles", "deal_participants", "deal_flow", "deal_changelog",
+)
+#: Entities derived per deal on demand (not stored as records).
+DERIVED = ("deal_followers", "deal_participants", "deal_flow", "deal_changelog")
+#: Entities stored as records, keyed by id (lead_sources by name).
+STORED = tuple(e for e in V2_ENTITIES + V1_ENTITIES if e not in DERIVED)
+#: Field set of each entity that has custom or built-in field definitions.
+FIELD_SET_OF = {
+    "deals": "deal", "persons": "person", "organizations": "organization", "activities": "activity",
+    "products": "product", "projects": "project", "leads": "lead", "notes": "note",
+}
+
+
+@dataclass
+class Dataset:
+    """Records and metadata of one account.
+
+    Attributes:
+        seed: Generator seed.
+        size: Size name the data was generated with.
+        store: entity -> {id: record} in id order (API shape).
+        fields: All field definitions.
+        history: Deal change events (generated lazily + appended).
+        deleted_at: deal id -> deletion time (epoch seconds) of deleted deals.
+        products_of: deal id -> ids of its deal-product rows.
+        edge_cases: name -> ids of records that carry that edge case.
+        next_ids: entity -> next integer id to allocate.
+    """
+
+    seed: int
+    size: str
+    store: dict[str, dict[Any, dict[str, Any]]]
+    fields: FieldCatalog
+    history: DealHistory
+    deleted_at: dict[int, int] = field(default_factory=dict)
+    products_of: dict[int, list[int]] = field(default_factory=dict)
+    edge_cases: dict[str, list[Any]] = field(default_factory=dict)
+    next_ids: dict[str, int] = field(default_factory=dict)

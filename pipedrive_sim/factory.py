@@ -1,0 +1,418 @@
+"""Record builders: one method per entity, producing records in the entity's API shape.
+
+`RecordFactory` is used by the generator (random records) and by `Account.create` (blank
+records, `blank=True`: every optional value null or absent). Keys the spec declares
+non-nullable are omitted instead of being null when a record has no value for them; keys the
+spec declares nullable are present and null.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from .dataset import Dataset
+from .fields import FieldDef
+from .placeholders import complete
+from .text import UNICODE_SAMPLES, person_name, sample_text
+from .timefmt import DAY, date_str, v1_ts, v2_ts
+from .values import address_value, flatten_v1, make_value
+
+_POOL = 48  # distinct generated values per custom field
+_NULL_SHARE = 0.3  # share of null custom values in random records
+
+#: Fields that v2 returns only when asked with `include_fields`; stored on the records.
+INCLUDE_FIELDS: dict[str, tuple[str, ...]] = {
+    "deals": ("products_count", "first_won_time"),
+    "activities": ("attendees",),
+}
+
+
+def lead_uuid(seed: int, kind: str, n: int) -> str:
+    """Deterministic UUID (v4 layout) for leads and lead labels."""
+    rnd = random.Random(f"{seed}:{kind}:{n}")
+    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
+class RecordFactory:
+    """Builds records for one account.
+
+    Args:
+        data: The account dataset (for field definitions, users, pipelines, counts).
+        rng: Random source.
+        now: Current virtual time (epoch seconds).
+    """
+
+    def __init__(self, data: Dataset, rng: random.Random, now: int) -> None:
+        self.data = data
+        self.rng = rng
+        self.now = now
+        self._pools: dict[str, list[Any]] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    def _ctx(self) -> dict[str, Any]:
+        store = self.data.store
+        return {
+            "now": self.now,
+            "users": list(store["users"]) or [1],
+            "orgs": self.data.next_ids.get("organizations", 1) - 1,
+            "persons": self.data.next_ids.get("persons", 1) - 1,
+            "currencies": [c["code"] for c in store["currencies"].values()] or ["EUR"],
+        }
+
+    def pool(self, fd: FieldDef) -> list[Any]:
+        """Pre-generated non-null v2 values of a custom field (cached)."""
+        pool = self._pools.get(fd.key)
+        if pool is None:
+            ctx = self._ctx()
+            pool = [make_value(fd, self.rng, ctx) for _ in range(_POOL)]
+            self._pools[fd.key] = pool
+        return pool
+
+    def custom_v2(self, field_set: str, blank: bool) -> dict[str, Any]:
+        """A `custom_fields` object: every custom field key, random value or null."""
+        out: dict[str, Any] = {}
+        rnd = self.rng.random
+        for fd in self.data.fields.custom(field_set):
+            if blank or rnd() < _NULL_SHARE:
+                out[fd.key] = None
+            else:
+                pool = self.pool(fd)
+                out[fd.key] = pool[int(rnd() * len(pool))]
+        return out
+
+    def custom_v1(self, field_set: str, blank: bool, out: dict[str, Any]) -> None:
+        """Write random (or null) custom values v1-style into a v1 record."""
+        values = self.custom_v2(field_set, blank)
+        for fd in self.data.fields.custom(field_set):
+            flatten_v1(fd, values[fd.key], out)
+
+    def _user(self) -> int:
+        users = self.data.store["users"]
+        return self.rng.choice(list(users)) if users else 1
+
+    def _ref(self, entity: str, share: float) -> int | None:
+        """A random existing-range id of `entity`, or None with probability 1 - share."""
+        top = self.data.next_ids.get(entity, 1) - 1
+        if top < 1 or self.rng.random() >= share:
+            return None
+        return self.rng.randint(1, top)
+
+    def text(self, long: bool = False) -> str:
+        """Random text (with unicode edge cases)."""
+        return sample_text(self.rng, long)
+
+    @staticmethod
+    def _put(rec: dict[str, Any], key: str, value: Any) -> None:
+        """Set a non-nullable key only when there is a value."""
+        if value is not None:
+            rec[key] = value
+
+    # -- v2 entities ---------------------------------------------------------------------
+    def deal(self, id: int, add: int, upd: int, blank: bool = False, *, status: str = "open",
+             stage_id: int | None = None, title: str | None = None, close: int | None = None) -> dict[str, Any]:
+        """A v2 deal (`status` decides won/lost/close times; first_won_time = won_time)."""
+        rng = self.rng
+        stages = self.data.store["stages"]
+        stage = stages[stage_id] if stage_id else rng.choice(list(stages.values()))
+        value = 0 if blank else round(rng.uniform(0, 100000), 2)
+        if close is None and status in ("won", "lost"):
+            close = rng.randint(add, upd)
+        rec: dict[str, Any] = {
+            "id": id,
+            "title": title if title is not None else ("" if blank else self.text()),
+            "owner_id": self._user() if not blank else 1,
+        }
+        self._put(rec, "person_id", None if blank else self._ref("persons", 0.85))
+        self._put(rec, "org_id", None if blank else self._ref("organizations", 0.7))
+        rec |= {
+            "pipeline_id": stage["pipeline_id"], "stage_id": stage["id"], "value": value,
+            "currency": "EUR" if blank else rng.choice(("EUR", "EUR", "USD", "GBP", "JPY")),
+            "add_time": v2_ts(add), "update_time": v2_ts(upd), "stage_change_time": v2_ts(add),
+            "is_deleted": status == "deleted", "is_archived": False, "status": status,
+            "probability": None if blank or rng.random() < 0.5 else rng.randint(0, 100),
+            "lost_reason": self.text() if status == "lost" and not blank else None,
+            "visible_to": 3, "close_time": v2_ts(close),
+        }
+        if status == "won":
+            rec["won_time"] = v2_ts(close)
+        if status == "lost":
+            rec["lost_time"] = v2_ts(close)
+        rec["expected_close_date"] = date_str(add + (0 if blank else rng.randint(0, 180)) * DAY)
+        rec |= {
+            "label_ids": [] if blank else rng.sample((1, 2, 3), rng.randint(0, 2)),
+            "origin": "ManuallyCreated", "origin_id": None, "channel": None, "channel_id": None,
+            "source_lead_id": None, "arr": None, "mrr": None, "acv": None,
+            "archive_time": None, "products_count": 0,
+            "first_won_time": v2_ts(close) if status == "won" else None,
+            "custom_fields": self.custom_v2("deal", blank),
+        }
+        return complete("deals", rec)
+
+    def person(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 person."""
+        rng = self.rng
+        first, last = ("", "") if blank else person_name(rng)
+        if not blank and rng.random() < 0.05:
+            first = rng.choice(UNICODE_SAMPLES)
+        rec: dict[str, Any] = {
+            "id": id, "name": f"{first} {last}".strip(), "first_name": first, "last_name": last,
+            "owner_id": 1 if blank else self._user(),
+        }
+        self._put(rec, "org_id", None if blank else self._ref("organizations", 0.6))
+        slug = f"{first}.{last}".lower().replace(" ", "")
+        rec |= {
+            "add_time": v2_ts(add), "update_time": v2_ts(upd),
+            "emails": [] if blank or rng.random() < 0.1 else [
+                {"value": f"{slug}{id}@example.com", "primary": True, "label": "work"}],
+            "phones": [] if blank or rng.random() < 0.3 else [
+                {"value": f"+372 5{rng.randint(100000, 999999)}", "primary": True, "label": "mobile"}],
+            "is_deleted": False, "visible_to": 3,
+            "label_ids": [] if blank else rng.sample((1, 2), rng.randint(0, 1)),
+        }
+        if not blank and rng.random() < 0.3:
+            rec["postal_address"] = _v2_address(address_value(rng))
+        if not blank and rng.random() < 0.4:
+            rec["job_title"] = self.text()
+        if not blank and rng.random() < 0.2:
+            rec["birthday"] = date_str(add - rng.randint(7000, 20000) * DAY)
+        rec["custom_fields"] = self.custom_v2("person", blank)
+        return complete("persons", rec)
+
+    def organization(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 organization."""
+        rng = self.rng
+        rec: dict[str, Any] = {
+            "id": id, "name": "" if blank else self.text(), "owner_id": 1 if blank else self._user(),
+            "add_time": v2_ts(add), "update_time": v2_ts(upd), "is_deleted": False, "visible_to": 3,
+        }
+        if not blank and rng.random() < 0.6:
+            rec["address"] = _v2_address(address_value(rng))
+        rec |= {
+            "label_ids": [] if blank else rng.sample((1, 2), rng.randint(0, 1)),
+            "website": None if blank or rng.random() < 0.5 else f"https://org{id}.example.com",
+            "linkedin": None,
+            "industry": None if blank or rng.random() < 0.5 else rng.randint(1, 3),
+            "annual_revenue": None if blank or rng.random() < 0.6 else rng.randint(0, 10**8),
+            "employee_count": None if blank or rng.random() < 0.6 else rng.randint(1, 5000),
+            "custom_fields": self.custom_v2("organization", blank),
+        }
+        return complete("organizations", rec)
+
+    def activity(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 activity (custom fields included; `attendees` is an include field)."""
+        rng = self.rng
+        types = [t["key_string"] for t in self.data.store["activity_types"].values()] or ["call"]
+        done = not blank and rng.random() < 0.6
+        rec: dict[str, Any] = {
+            "id": id, "subject": "" if blank else self.text(), "type": "call" if blank else rng.choice(types),
+            "owner_id": 1 if blank else self._user(), "creator_user_id": 1 if blank else self._user(),
+            "is_deleted": False, "add_time": v2_ts(add), "update_time": v2_ts(upd),
+        }
+        if not blank:
+            for key, entity, share in (("deal_id", "deals", 0.6), ("person_id", "persons", 0.6),
+                                       ("org_id", "organizations", 0.4)):
+                self._put(rec, key, self._ref(entity, share))
+        rec["due_date"] = date_str(add + (0 if blank else rng.randint(0, 30)) * DAY)
+        if not blank:
+            if rng.random() < 0.7:
+                rec["due_time"] = f"{rng.randint(7, 18):02d}:{rng.choice((0, 30)):02d}:00"
+                rec["duration"] = f"0{rng.randint(0, 2)}:{rng.choice((15, 30, 45)):02d}:00"
+        rec |= {"busy": not blank and rng.random() < 0.5, "done": done}
+        if done:
+            rec["marked_as_done_time"] = v2_ts(upd)
+        if not blank and rng.random() < 0.2:
+            rec["location"] = _v2_address(address_value(rng))
+        person = rec.get("person_id")
+        rec |= {
+            "participants": [{"person_id": person, "primary": True}] if person else [],
+            "attendees": [],
+            "public_description": "" if blank else (self.text(long=True) if rng.random() < 0.3 else ""),
+            "note": "" if blank else (self.text(long=True) if rng.random() < 0.3 else ""),
+            "custom_fields": self.custom_v2("activity", blank),
+        }
+        if not blank and rng.random() < 0.5:
+            rec["priority"] = rng.randint(1, 3)
+        return complete("activities", rec)
+
+    def product(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 product with one price per currency it is sold in."""
+        rng = self.rng
+        price = 0 if blank else round(rng.uniform(1, 5000), 2)
+        return {
+            "id": id, "name": "" if blank else self.text(), "code": "" if blank else f"SKU-{id:05d}",
+            "unit": "" if blank else rng.choice(("pcs", "h", "license", "kg")),
+            "tax": 0 if blank else rng.choice((0, 9, 20, 22)), "is_deleted": False, "is_linkable": True,
+            "visible_to": 3, "owner_id": 1 if blank else self._user(),
+            "add_time": v2_ts(add), "update_time": v2_ts(upd),
+            "description": "" if blank else self.text(long=True),
+            "category": None if blank or rng.random() < 0.5 else rng.choice(("1", "2")),
+            "custom_fields": self.custom_v2("product", blank),
+            "billing_frequency": "one-time" if blank else rng.choice(("one-time", "monthly", "annually")),
+            "billing_frequency_cycles": None,
+            "prices": [] if blank else [{
+                "product_id": id, "price": price, "currency": "EUR", "cost": round(price * 0.6, 2),
+                "direct_cost": None, "notes": "",
+            }],
+        }
+
+    def deal_product(self, id: int, deal: dict[str, Any], product: dict[str, Any], add: int,
+                     order_nr: int | None) -> dict[str, Any]:
+        """A v2 deal-product row attaching `product` to `deal`."""
+        rng = self.rng
+        quantity = rng.randint(1, 20)
+        prices = product.get("prices") or [{"price": 0}]
+        item_price = prices[0]["price"]
+        discount = rng.choice((0, 0, 5, 10))
+        tax = product.get("tax", 0)
+        return {
+            "id": id, "sum": round(quantity * item_price * (1 - discount / 100), 2), "tax": tax,
+            "deal_id": deal["id"], "name": product["name"], "product_id": product["id"],
+            "product_variation_id": None, "order_nr": order_nr, "add_time": v2_ts(add),
+            "update_time": v2_ts(add), "comments": "" if rng.random() < 0.8 else self.text(),
+            "currency": deal["currency"], "discount": discount, "discount_type": "percentage",
+            "quantity": quantity, "item_price": item_price,
+            "tax_method": rng.choice(("exclusive", "inclusive", "none")), "is_enabled": True,
+            "billing_frequency": product.get("billing_frequency", "one-time"),
+            "billing_frequency_cycles": None, "billing_start_date": None,
+        }
+
+    def project(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 project."""
+        rng = self.rng
+        rec: dict[str, Any] = {
+            "id": id, "title": "" if blank else self.text(), "description": "" if blank else self.text(True),
+            "status": "open" if blank else rng.choice(("open", "open", "completed", "canceled")),
+            "board_id": 1, "phase_id": 1 if blank else rng.randint(1, 3), "owner_id": 1 if blank else self._user(),
+        }
+        rec["start_date"] = date_str(add)
+        rec["end_date"] = date_str(add + (0 if blank else rng.randint(10, 200)) * DAY)
+        rec |= {
+            "deal_ids": [] if blank else [d for d in (self._ref("deals", 0.5),) if d],
+            "person_ids": [], "org_ids": [], "label_ids": [],
+            "health_status": None, "add_time": v2_ts(add), "update_time": v2_ts(upd),
+            "status_change_time": v2_ts(add), "archive_time": None,
+            "custom_fields": self.custom_v2("project", blank),
+        }
+        return rec
+
+    def task(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v2 project task."""
+        rng = self.rng
+        done = not blank and rng.random() < 0.4
+        projects = self.data.next_ids.get("projects", 2) - 1
+        return {
+            "id": id, "title": "Task" if blank else self.text(), "creator_id": 1 if blank else self._user(),
+            "description": None if blank or rng.random() < 0.5 else self.text(True),
+            "project_id": 1 if blank else rng.randint(1, max(projects, 1)),
+            "is_done": done, "is_milestone": not blank and rng.random() < 0.1,
+            "due_date": None if blank or rng.random() < 0.4 else date_str(add + rng.randint(1, 60) * DAY),
+            "start_date": None if blank else date_str(add), "parent_task_id": None,
+            "assignee_ids": [] if blank else [self._user()], "priority": None,
+            "add_time": v2_ts(add), "update_time": v2_ts(upd),
+            "marked_as_done_time": v2_ts(upd) if done else None,
+        }
+
+    # -- v1 entities ---------------------------------------------------------------------
+    def note(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v1 note, attached to a deal, person and/or organization."""
+        rng = self.rng
+        user = 1 if blank else self._user()
+        users = self.data.store["users"]
+        rec: dict[str, Any] = {
+            "id": id, "active_flag": True, "add_time": v1_ts(add),
+            "content": "" if blank else f"<p>{self.text(long=True)}</p>",
+        }
+        if not blank:
+            for key, entity, share, obj, attr in (
+                ("deal_id", "deals", 0.6, "deal", "title"), ("person_id", "persons", 0.4, "person", "name"),
+                ("org_id", "organizations", 0.3, "organization", "name"),
+            ):
+                ref = self._ref(entity, share)
+                target = self.data.store[entity].get(ref) if ref else None
+                if target is not None:
+                    rec[key] = ref
+                    rec[obj] = {attr: target[attr]}
+        rec |= {
+            "last_update_user_id": user,
+            "pinned_to_deal_flag": "deal_id" in rec and rng.random() < 0.1,
+            "pinned_to_organization_flag": False, "pinned_to_person_flag": False,
+            "pinned_to_project_flag": False, "pinned_to_task_flag": False,
+            "update_time": v1_ts(upd),
+            "user": _user_ref(users.get(user)), "user_id": user,
+        }
+        return rec
+
+    def file(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v1 file record (metadata only)."""
+        rng = self.rng
+        name = "empty.txt" if blank else f"{self.text().replace(' ', '_')}.{rng.choice(('pdf', 'png', 'docx'))}"
+        rec: dict[str, Any] = {"id": id, "user_id": 1 if blank else self._user()}
+        deal = None if blank else self._ref("deals", 0.7)
+        if deal and deal in self.data.store["deals"]:
+            rec["deal_id"] = deal
+            rec["deal_name"] = self.data.store["deals"][deal]["title"]
+        rec |= {
+            "add_time": v1_ts(add), "update_time": v1_ts(upd), "file_name": name,
+            "file_size": 0 if blank else rng.randint(100, 5_000_000), "active_flag": True,
+            "inline_flag": False, "remote_location": "s3", "remote_id": f"files/{id}", "cid": "",
+            "s3_bucket": "", "mail_message_id": "", "mail_template_id": "",
+            "url": f"https://example.pipedrive.com/v1/files/{id}/download", "name": name, "description": "",
+        }
+        return complete("files", rec)
+
+    def lead(self, n: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v1 lead (UUID id) carrying the deal custom fields v1-style."""
+        rng = self.rng
+        labels = list(self.data.store["lead_labels"])
+        rec: dict[str, Any] = {
+            "id": lead_uuid(self.data.seed, "lead", n), "title": "" if blank else self.text(),
+            "owner_id": 1 if blank else self._user(), "creator_id": 1 if blank else self._user(),
+            "label_ids": [] if blank or not labels else rng.sample(labels, rng.randint(0, min(2, len(labels)))),
+            "person_id": None if blank else self._ref("persons", 0.7),
+            "organization_id": None if blank else self._ref("organizations", 0.5),
+            "source_name": "Manually created" if blank else rng.choice(("Manually created", "Web forms", "API")),
+            "origin": "ManuallyCreated", "origin_id": None, "channel": None, "channel_id": None,
+            "source_deal_id": None, "is_archived": False, "was_seen": not blank and rng.random() < 0.5,
+            "value": None if blank or rng.random() < 0.3 else {"amount": rng.randint(0, 50000), "currency": "EUR"},
+            "expected_close_date": None if blank or rng.random() < 0.5 else date_str(add + 30 * DAY),
+            "next_activity_id": None, "add_time": v2_ts(add), "update_time": v2_ts(upd),
+            "visible_to": "3", "cc_email": f"lead{n}@pipedrivemail.com",
+        }
+        self.custom_v1("deal", blank, rec)
+        return rec
+
+    def call_log(self, n: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
+        """A v1 call log (string id, RFC 3339 start/end times)."""
+        rng = self.rng
+        length = 0 if blank else rng.randint(0, 3600)
+        rec: dict[str, Any] = {
+            "user_id": 1 if blank else self._user(), "subject": "" if blank else self.text(),
+            "duration": str(length), "outcome": "connected" if blank else rng.choice(
+                ("connected", "no_answer", "left_message", "busy", "wrong_number")),
+            "from_phone_number": "+3725000000", "to_phone_number": f"+3725{rng.randint(100000, 999999)}",
+            "start_time": v2_ts(add), "end_time": v2_ts(add + length),
+        }
+        for key, entity, share in (("person_id", "persons", 0.7), ("deal_id", "deals", 0.5)):
+            self._put(rec, key, None if blank else self._ref(entity, share))
+        rec |= {"note": "", "id": f"{n:024x}", "has_recording": False, "company_id": 7001}
+        return rec
+
+
+def _v2_address(addr: dict[str, Any]) -> dict[str, Any]:
+    """A built-in v2 address object: value plus string parts (null parts dropped)."""
+    out = {"value": addr["value"]}
+    for key in ("country", "admin_area_level_1", "admin_area_level_2", "locality", "sublocality",
+                "route", "street_number", "postal_code"):
+        if addr.get(key) is not None:
+            out[key] = addr[key]
+    return out
+
+
+def _user_ref(user: dict[str, Any] | None) -> dict[str, Any]:
+    """The `user` object embedded in v1 notes."""
+    if user is None:
+        return {"email": "", "icon_url": "", "is_you": False, "name": ""}
+    return {"email": user["email"], "icon_url": user["icon_url"] or "", "is_you": user["is_you"],
+            "name": user["name"]}

@@ -1,0 +1,153 @@
+"""The simulator's token-cost table (``pipedrive_sim/costs.py``) matches the official specs.
+
+Each GET operation's cost is the ``x-token-cost`` extension of the operation in
+``openapi-v1.yaml`` / ``openapi-v2.yaml``. The specs are found through ``PIPEDRIVE_SPEC_DIR``
+(default ``<repo>/../shared/pipedrive-api``); a missing spec is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from pipedrive_sim.costs import TOKEN_COSTS, token_cost
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPEC_FILES = {"v1": "openapi-v1.yaml", "v2": "openapi-v2.yaml"}
+
+
+def spec_dir() -> Path:
+    """Return the spec directory, failing the test with a clear message when it is missing."""
+    env = os.environ.get("PIPEDRIVE_SPEC_DIR")
+    path = Path(env) if env else REPO_ROOT.parent / "shared" / "pipedrive-api"
+    missing = [name for name in SPEC_FILES.values() if not (path / name).is_file()]
+    if missing:
+        pytest.fail(
+            f"Pipedrive OpenAPI specs not found: {missing} in {path}. Set PIPEDRIVE_SPEC_DIR to the "
+            "directory holding openapi-v1.yaml and openapi-v2.yaml.",
+            pytrace=False,
+        )
+    return path
+
+
+@lru_cache(maxsize=None)
+def _load(path: str) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def spec_get_costs() -> dict[tuple[str, str, str], Any]:
+    """Return ``(api, "GET", path) -> x-token-cost`` for every GET operation of both specs."""
+    out: dict[tuple[str, str, str], Any] = {}
+    for api, name in SPEC_FILES.items():
+        for path, item in _load(str(spec_dir() / name))["paths"].items():
+            if "get" in item:
+                out[(api, "GET", path)] = item["get"].get("x-token-cost")
+    return out
+
+
+def _served_get_operations() -> set[tuple[str, str, str]] | None:
+    """Return the GET operations the simulator's router serves, or None if it cannot tell yet.
+
+    The HTTP layer registers its routes by spec path template; see ``pipedrive_sim/routes.py``.
+    """
+    try:
+        from pipedrive_sim import routes  # noqa: PLC0415 - optional until the HTTP layer lands
+    except ImportError:
+        return None
+    fn = getattr(routes, "served_operations", None)
+    if fn is None:
+        return None
+    return {(api, method.upper(), path) for api, method, path in fn()}
+
+
+def test_every_table_entry_equals_spec_cost() -> None:
+    """Each (api, method, path) in TOKEN_COSTS has exactly the spec's x-token-cost."""
+    spec = spec_get_costs()
+    wrong = {k: (v, spec.get(k)) for k, v in TOKEN_COSTS.items() if spec.get(k) != v}
+    assert not wrong, f"table entries differing from the spec (table, spec): {wrong}"
+
+
+def test_table_covers_every_spec_get_operation() -> None:
+    """No GET operation of either spec is missing from TOKEN_COSTS (and none is invented)."""
+    spec = spec_get_costs()
+    assert len(spec) > 100, "suspiciously few GET operations parsed from the specs"
+    assert set(TOKEN_COSTS) == set(spec), {
+        "missing": sorted(set(spec) - set(TOKEN_COSTS)),
+        "not_in_spec": sorted(set(TOKEN_COSTS) - set(spec)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("api", "path", "expected"),
+    [
+        # Hand-checked against FACTS.md section 7 (extraction-relevant costs).
+        ("v1", "/deals/{id}/flow", 40),
+        ("v1", "/recents", 20),
+        ("v1", "/leads/archived", 40),
+        ("v1", "/users/me", 2),
+        ("v1", "/deals/{id}/participants", 10),
+        ("v2", "/deals", 10),
+        ("v2", "/deals/archived", 20),
+        ("v2", "/pipelines", 5),
+        ("v2", "/stages", 5),
+        ("v2", "/deals/products", 10),
+    ],
+)
+def test_token_cost_known_values(api: str, path: str, expected: int) -> None:
+    """token_cost returns the documented costs for a few well-known operations."""
+    assert token_cost(api, "GET", path) == expected
+    assert token_cost(api, "get", path) == expected
+
+
+@pytest.mark.parametrize(
+    ("api", "method", "path"),
+    [
+        ("v1", "GET", "/deals"),  # removed from the current v1 spec (FACTS.md section 5)
+        ("v2", "GET", "/leads"),  # v1-only
+        ("v3", "GET", "/deals"),
+        ("v2", "GET", "/deals/123"),  # concrete path, not a template
+        ("v2", "POST", "/deals"),  # only GET operations are tabulated
+    ],
+)
+def test_token_cost_unknown_raises_keyerror(api: str, method: str, path: str) -> None:
+    """Unknown operations raise KeyError instead of guessing a cost."""
+    with pytest.raises(KeyError):
+        token_cost(api, method, path)
+
+
+def _load_generator() -> ModuleType:
+    path = REPO_ROOT / "pipedrive_sim" / "tools" / "extract_costs.py"
+    spec = importlib.util.spec_from_file_location("_extract_costs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_costs_py_is_reproducible_from_spec() -> None:
+    """Rerunning the generator on the specs yields byte-identical ``costs.py``."""
+    gen = _load_generator()
+    expected = gen.render(gen.extract_costs(spec_dir()))
+    actual = (REPO_ROOT / "pipedrive_sim" / "costs.py").read_text()
+    assert actual == expected, "pipedrive_sim/costs.py is stale: run pipedrive_sim/tools/extract_costs.py"
+
+
+def test_every_served_get_operation_has_spec_cost() -> None:
+    """Every GET operation the simulator serves is a spec operation with the spec's cost."""
+    served = _served_get_operations()
+    if served is None:
+        pytest.fail("pipedrive_sim.routes.served_operations() is not available", pytrace=False)
+    spec = spec_get_costs()
+    assert served, "the simulator reports no served operations"
+    unknown = sorted(op for op in served if op not in spec)
+    assert not unknown, f"served operations that are not GET operations of the spec: {unknown}"
+    for op in sorted(served):
+        assert token_cost(*op) == spec[op], op

@@ -1,0 +1,122 @@
+"""Invariants of the declarative entity table, checked against the official specs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipedrive.entities import ENTITIES, FIELD_SETS, ApiVersion, Paging
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC_DIR = Path(os.environ.get("PIPEDRIVE_SPEC_DIR", REPO.parent / "shared" / "pipedrive-api"))
+
+# every table the brief requires, one resource each
+REQUIRED_TABLES = {
+    "currencies", "activity_types", "stages", "filters", "pipelines", "notes", "users", "activities",
+    "deals", "files", "organizations", "persons", "products", "leads", "lead_labels", "lead_sources",
+    "projects", "tasks", "goals", "call_logs", "roles",
+}
+# entities Pipedrive serves in v2: they must not be read from v1
+V2_ENTITIES = {"deals", "persons", "organizations", "activities", "products", "pipelines", "stages", "projects", "tasks"}
+
+
+def _load(path: Path) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(), Loader=loader)
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, dict]:
+    if not SPEC_DIR.exists():
+        pytest.skip(f"specs not found in {SPEC_DIR}")
+    return {
+        "v1": _load(SPEC_DIR / "openapi-v1.yaml"),
+        "v2": _load(SPEC_DIR / "openapi-v2.yaml"),
+    }
+
+
+def _operation(specs: dict[str, dict], api: ApiVersion, path: str) -> dict:
+    return specs[api.value]["paths"][path]["get"]
+
+
+def _param_names(spec: dict, operation: dict) -> set[str]:
+    names = set()
+    for param in operation.get("parameters", []):
+        if "$ref" in param:
+            param = spec["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+        names.add(param["name"])
+    return names
+
+
+def test_every_required_table_has_a_resource() -> None:
+    tables = {e.table for e in ENTITIES}
+    assert REQUIRED_TABLES <= tables
+    assert len({e.name for e in ENTITIES}) == len(ENTITIES)
+
+
+def test_v2_used_wherever_it_exists_and_never_recents() -> None:
+    for entity in ENTITIES:
+        assert "recents" not in entity.path
+        if entity.table in V2_ENTITIES:
+            assert entity.api is ApiVersion.V2, entity.name
+    for field_set in FIELD_SETS:
+        expected = ApiVersion.V1 if field_set.name in ("lead", "note") else ApiVersion.V2
+        assert field_set.api is expected, field_set.name
+
+
+def test_token_costs_match_spec(specs: dict[str, dict]) -> None:
+    for entity in ENTITIES:
+        assert _operation(specs, entity.api, entity.path)["x-token-cost"] == entity.token_cost, entity.name
+    for field_set in FIELD_SETS:
+        assert _operation(specs, field_set.api, field_set.path)["x-token-cost"] == field_set.token_cost
+        if field_set.deleted_options_source:
+            source = field_set.deleted_options_source
+            assert _operation(specs, source.api, source.path)["x-token-cost"] == source.token_cost
+
+
+def test_parameters_exist_in_spec(specs: dict[str, dict]) -> None:
+    for entity in ENTITIES:
+        operation = _operation(specs, entity.api, entity.path)
+        names = _param_names(specs[entity.api.value], operation)
+        sent = set(entity.base_params()) | ({entity.updated_since_param} if entity.updated_since_param else set())
+        if entity.paging is Paging.CURSOR:
+            sent |= {"cursor", "limit"}
+        elif entity.paging is Paging.OFFSET:
+            sent |= {"start", "limit"}
+        assert sent <= names, (entity.name, sent - names)
+
+
+def test_page_sizes_respect_documented_maxima() -> None:
+    sizes = {e.path: e.page_size for e in ENTITIES}
+    assert sizes["/files"] == 100
+    assert sizes["/callLogs"] == 50
+    assert all(e.page_size <= 500 for e in ENTITIES)
+
+
+def test_incremental_entities_sort_by_their_cursor() -> None:
+    for entity in ENTITIES:
+        if entity.updated_since_param:
+            assert entity.is_incremental and entity.sort_order == "asc", entity.name
+        if entity.is_incremental:
+            assert entity.write_disposition == "merge" and entity.sort_params, entity.name
+            assert any("update_time" in value for value in entity.sort_params.values())
+
+
+def test_archived_listings_merge_into_live_tables() -> None:
+    by_name = {e.name: e for e in ENTITIES}
+    assert by_name["deals_archived"].table == "deals"
+    assert by_name["leads_archived"].table == "leads"
+    assert by_name["deals_archived"].record_defaults["is_archived"] is True
+    assert by_name["deals"].extra_params["status"] == "open,won,lost,deleted"
+    assert "products_count" in by_name["deals"].extra_params["include_fields"]
+    assert by_name["leads"].custom_field_set == "deal"
+
+
+def test_entities_are_immutable() -> None:
+    with pytest.raises(Exception):
+        ENTITIES[0].path = "/other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ENTITIES[0].extra_params["x"] = "y"  # type: ignore[index]
