@@ -8,6 +8,16 @@ Usage:
 
 The API token comes from `.dlt/secrets.toml` (`[sources.pipedrive] api_token = "..."`) or the
 environment variable `SOURCES__PIPEDRIVE__API_TOKEN`. It is sent only in the `x-api-token` header.
+
+Long backfills run in chunks: every incremental table reads at most `--chunk-pages` pages per
+`pipeline.run()`, which loads and checkpoints them; the script repeats until no table reports
+more pages. An interrupted run (error, kill, spent daily budget) loses at most the chunk in
+flight; rerunning the script first finishes a load package a killed run left behind, then
+continues after the last loaded chunk.
+
+Exit codes: 0 loaded; 1 the API or the destination failed; 2 bad configuration or input;
+3 stopped early on the daily token budget or `max_tokens_per_run` (rerun later to resume);
+130 interrupted. Errors print one line (`--verbose` adds the stack trace).
 """
 
 from __future__ import annotations
@@ -16,20 +26,41 @@ import argparse
 import contextlib
 import datetime as dt
 import os
+import re
 import sys
 import time
-from typing import Any, Iterator, List, Optional, Sequence
+import traceback
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.sources.helpers.requests import Client
 
 from pipedrive import pipedrive_source
+from pipedrive.chunking import chunk_selection, pending_resources
+from pipedrive.client import PipedriveClient
+from pipedrive.config import resolve_base_url, validate_api_token
+from pipedrive.entities import ApiVersion
+from pipedrive.errors import (
+    DailyBudgetExceededError,
+    PipedriveConfigError,
+    PipedriveError,
+    TokenBudgetExceededError,
+)
 
 PIPELINE_NAME = "pipedrive"
+SOURCE_NAME = "pipedrive"
 DEFAULT_DATASET = "pipedrive_data"
 DEMO_SIZES = ("tiny", "small", "medium")
+DEFAULT_CHUNK_PAGES = 20
+"""Pages per incremental table per chunk: 10,000 rows of a 500-row listing."""
 # fastest loader format first; duckdb loads ~20x faster from jsonl than from insert_values
 PREFERRED_FILE_FORMATS = ("jsonl", "csv")
+USERS_ME_COST = 2
+EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY, EXIT_INTERRUPTED = 1, 2, 3, 130
+_UNWRITABLE_FILE = re.compile(r'Cannot open file "([^"]+)": ([^\n]+)')
 
 
 class UsageError(Exception):
@@ -52,6 +83,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--start-date", help="load records updated on or after YYYY-MM-DD")
     parser.add_argument(
         "--full-refresh", action="store_true", help="drop the tables and state, then reload all"
+    )
+    parser.add_argument(
+        "--chunk-pages",
+        type=int,
+        default=DEFAULT_CHUNK_PAGES,
+        help="pages per incremental table per loaded chunk (0: one chunk, no checkpoints)",
     )
     parser.add_argument(
         "--demo", action="store_true", help="load a simulated account (no Pipedrive account)"
@@ -84,6 +121,19 @@ def parse_start_date(value: Optional[str]) -> Optional[dt.datetime]:
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
 
 
+def check_destination(name: str) -> None:
+    """Fails early on a destination name dlt does not know.
+
+    Raises:
+        UsageError: `name` is not a dlt destination.
+    """
+    try:
+        Destination.from_reference(name)
+    except UnknownDestinationModule:
+        known = ", ".join(sorted(n for n in dlt.destinations.__all__ if n.islower()))
+        raise UsageError(f"unknown destination {name!r}; choose one of: {known}") from None
+
+
 def select_resources(source: Any, names: Optional[str]) -> Any:
     """Restricts the source to the named resources.
 
@@ -109,6 +159,55 @@ def select_resources(source: Any, names: Optional[str]) -> Any:
     return source.with_resources(*wanted)
 
 
+def _configured(*keys: str) -> Optional[str]:
+    """First value found for one of the config keys (secrets and config providers)."""
+    for key in keys:
+        value = dlt.secrets.get(key) if key.endswith("api_token") else dlt.config.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def preflight() -> None:
+    """One cheap request (`/users/me`) before any pipeline step: a wrong token, an unpaid
+    account or an unreachable host fails here in seconds, with the message of the error.
+
+    Raises:
+        UsageError: No token is configured.
+        PipedriveError: The token, account or host is not usable.
+    """
+    token = _configured("sources.pipedrive.pipedrive.api_token", "sources.pipedrive.api_token")
+    if token is None:
+        raise UsageError(
+            "no Pipedrive API token: set SOURCES__PIPEDRIVE__API_TOKEN or api_token under "
+            "[sources.pipedrive] in .dlt/secrets.toml (or try --demo)"
+        )
+    base_url = resolve_base_url(
+        _configured("sources.pipedrive.company_domain"), _configured("sources.pipedrive.base_url")
+    )
+    quick = Client(raise_for_status=False, request_max_attempts=2, request_timeout=15)
+    client = PipedriveClient(validate_api_token(token), base_url, http_client=quick)
+    client.get("/users/me", api=ApiVersion.V1, token_cost=USERS_ME_COST)
+
+
+def build_source(args: argparse.Namespace, start_date: Optional[dt.datetime]) -> Any:
+    """Creates the source with the command line's selection and chunk size.
+
+    Raises:
+        UsageError: No token is configured, or an unknown resource was named.
+    """
+    try:
+        source = pipedrive_source(
+            start_date=start_date, max_pages_per_chunk=args.chunk_pages or None
+        )
+    except ConfigFieldMissingException:
+        raise UsageError(
+            "no Pipedrive API token: set SOURCES__PIPEDRIVE__API_TOKEN or api_token under "
+            "[sources.pipedrive] in .dlt/secrets.toml (or try --demo)"
+        ) from None
+    return select_resources(source, args.resources)
+
+
 @contextlib.contextmanager
 def demo_account(size: str) -> Iterator[None]:
     """Starts the Pipedrive simulator in-process and points the source at it.
@@ -125,7 +224,8 @@ def demo_account(size: str) -> Iterator[None]:
     account = Account.generate(size=size, seed=1)
     token = "demo-" + os.urandom(8).hex()
     with SimServer(account, token=token, plan="ultimate", seats=50) as server:
-        saved = {k: os.environ.get(k) for k in ("SOURCES__PIPEDRIVE__API_TOKEN", "SOURCES__PIPEDRIVE__BASE_URL")}
+        keys = ("SOURCES__PIPEDRIVE__API_TOKEN", "SOURCES__PIPEDRIVE__BASE_URL")
+        saved = {k: os.environ.get(k) for k in keys}
         os.environ["SOURCES__PIPEDRIVE__API_TOKEN"] = token
         os.environ["SOURCES__PIPEDRIVE__BASE_URL"] = server.base_url
         print(f"demo: simulator serving at {server.base_url}", file=sys.stderr)
@@ -152,7 +252,7 @@ def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
     return next((fmt for fmt in PREFERRED_FILE_FORMATS if fmt in supported), None)
 
 
-def table_row_counts(pipeline: dlt.Pipeline, tables: List[str]) -> List[tuple]:
+def table_row_counts(pipeline: dlt.Pipeline, tables: List[str]) -> List[Tuple[str, int]]:
     """Counts the rows of each loaded table.
 
     Args:
@@ -170,27 +270,71 @@ def table_row_counts(pipeline: dlt.Pipeline, tables: List[str]) -> List[tuple]:
     return counts
 
 
-def print_summary(pipeline: dlt.Pipeline, load_info: Any, seconds: float) -> None:
+def print_summary(pipeline: dlt.Pipeline, chunks: int, seconds: float) -> None:
     """Prints rows per table and the run's time.
 
     Args:
         pipeline: The pipeline that ran.
-        load_info: What `pipeline.run` returned.
+        chunks: Chunks loaded by this run.
         seconds: Wall time of the run.
     """
     schema = pipeline.default_schema
     tables = sorted(t for t in schema.data_table_names() if not t.startswith("_dlt"))
-    print(f"\nLoaded into {pipeline.destination.destination_name} dataset '{pipeline.dataset_name}' in {seconds:.1f} s")
+    print(
+        f"\nLoaded into {pipeline.destination.destination_name} dataset "
+        f"'{pipeline.dataset_name}' in {seconds:.1f} s ({chunks} chunk(s))"
+    )
     print(f"{'table':<32} {'rows':>10}")
     for table, rows in table_row_counts(pipeline, tables):
         print(f"{table:<32} {rows:>10}")
-    stats = getattr(load_info, "pipedrive_stats", None)
-    if stats:
-        print(stats)
+
+
+def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
+    """Loads the load packages an interrupted run extracted but did not load.
+
+    dlt keeps them (with the state of their chunk) in the pipeline's working directory;
+    `pipeline.run()` would load them and skip the new extraction, so they go first.
+    """
+    if pipeline.has_pending_data:
+        print("resuming: loading the package(s) an interrupted run left", file=sys.stderr)
+        pipeline.normalize()
+        pipeline.load()
+
+
+def run_chunks(
+    pipeline: dlt.Pipeline, args: argparse.Namespace, start_date: Optional[dt.datetime]
+) -> int:
+    """Runs the pipeline chunk after chunk until no table reports pending pages.
+
+    Args:
+        pipeline: The pipeline.
+        args: Parsed command-line options.
+        start_date: Start of the first load of incremental tables.
+
+    Returns:
+        Chunks loaded.
+    """
+    names: Optional[List[str]] = None
+    chunks = 0
+    while True:
+        source = build_source(args, start_date)
+        if names is not None:
+            source = source.with_resources(*names)
+        pipeline.run(
+            source,
+            loader_file_format=loader_file_format(pipeline),
+            refresh="drop_sources" if args.full_refresh and chunks == 0 else None,
+        )
+        chunks += 1
+        state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
+        names = chunk_selection(source, pending_resources(state))
+        if not names:
+            return chunks
+        print(f"chunk {chunks} loaded; more pages pending for: {', '.join(names)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Builds the source and pipeline and runs the load.
+    """Validates the configuration, then loads chunk after chunk.
 
     Args:
         args: Parsed command-line options.
@@ -199,28 +343,68 @@ def run(args: argparse.Namespace) -> int:
         The process exit code.
     """
     start_date = parse_start_date(args.start_date)
+    if args.chunk_pages < 0:
+        raise UsageError(f"--chunk-pages {args.chunk_pages} must be >= 0")
+    check_destination(args.destination)
+    build_source(args, start_date)  # token and resource names, before any request
+    preflight()
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=args.destination,
         dataset_name=args.dataset,
         progress="log",
     )
-    try:
-        source = pipedrive_source(start_date=start_date)
-    except ConfigFieldMissingException:
-        raise UsageError(
-            "no Pipedrive API token: set SOURCES__PIPEDRIVE__API_TOKEN or api_token under "
-            "[sources.pipedrive] in .dlt/secrets.toml (or try --demo)"
-        ) from None
-    source = select_resources(source, args.resources)
     started = time.monotonic()
-    load_info = pipeline.run(
-        source,
-        loader_file_format=loader_file_format(pipeline),
-        refresh="drop_sources" if args.full_refresh else None,
-    )
-    print_summary(pipeline, load_info, time.monotonic() - started)
+    if args.full_refresh:
+        pipeline.drop_pending_packages()
+    else:
+        finish_pending_packages(pipeline)
+    chunks = run_chunks(pipeline, args, start_date)
+    print_summary(pipeline, chunks, time.monotonic() - started)
     return 0
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it was raised from, outermost first."""
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def describe_failure(exc: BaseException) -> Tuple[str, int]:
+    """One line saying what failed and what to do, and the exit code.
+
+    Args:
+        exc: What the run raised (dlt wraps source errors in `PipelineStepFailed`).
+
+    Returns:
+        `(message, exit_code)`.
+    """
+    chain = list(_causes(exc))
+    for cause in chain:
+        if isinstance(cause, (UsageError, PipedriveConfigError)):
+            return str(cause), EXIT_USAGE
+        if isinstance(cause, (DailyBudgetExceededError, TokenBudgetExceededError)):
+            return f"stopped early: {cause}", EXIT_STOPPED_EARLY
+        if isinstance(cause, PipedriveError):
+            return str(cause), EXIT_FAILED
+        if isinstance(cause, ConfigFieldMissingException):
+            return f"missing configuration: {', '.join(cause.fields)}", EXIT_USAGE
+    for cause in chain:
+        unwritable = _UNWRITABLE_FILE.search(str(cause))
+        if unwritable or isinstance(cause, PermissionError):
+            what = f"{unwritable.group(1)} ({unwritable.group(2)})" if unwritable else str(cause)
+            return (
+                f"cannot open the destination database {what}: run from a writable directory "
+                "or set DESTINATION__DUCKDB__CREDENTIALS to a writable file path",
+                EXIT_USAGE,
+            )
+    root = chain[-1]
+    first_line = (str(root).strip().splitlines() or [""])[0][:300]
+    return f"{type(root).__name__}: {first_line} (rerun with --verbose for details)", EXIT_FAILED
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -238,9 +422,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with demo_account(args.size):
                 return run(args)
         return run(args)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun to resume after the last loaded chunk", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line and an exit code
+        if args.verbose:
+            traceback.print_exc()
+        message, code = describe_failure(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

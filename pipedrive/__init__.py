@@ -16,6 +16,7 @@ import dlt
 from dlt.common.typing import TAnyDateTime
 from dlt.extract.resource import DltResource
 
+from .chunking import with_page_size
 from .client import PipedriveClient
 from .config import resolve_base_url, validate_api_token
 from .entities import ENTITIES, ENTITIES_BY_NAME, FIELD_SETS, Entity, FieldSet
@@ -47,6 +48,8 @@ def pipedrive_source(
     start_date: Optional[TAnyDateTime] = None,
     hard_delete: bool = False,
     max_tokens_per_run: Optional[int] = None,
+    max_pages_per_chunk: Optional[int] = None,
+    page_size: Optional[int] = None,
 ) -> Sequence[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
 
@@ -65,6 +68,13 @@ def pipedrive_source(
             `is_deleted = true`; True deletes them from the destination.
         max_tokens_per_run: Stop the run before spending more API tokens than this
             (None: no cap); the cursors of completed resources are kept.
+        max_pages_per_chunk: Cut long backfills into chunks: an incremental table reads at
+            most this many pages per run, then flags itself pending in its resource state
+            (`pipedrive.chunking.pending_resources`); run the pipeline again until nothing is
+            pending, as `pipedrive_pipeline.py` does. An interrupted run then loses at most one
+            chunk per table. None: read everything in one run.
+        page_size: Largest `limit` requested from list endpoints (default: each endpoint's
+            maximum, usually 500); smaller pages make smaller chunks and requests.
 
     Returns:
         The resources, one per table.
@@ -75,4 +85,10 @@ def pipedrive_source(
         resolve_base_url(company_domain, base_url),
         max_tokens_per_run=max_tokens_per_run,
     )
-    return build_resources(client, start_date=start_date, hard_delete=hard_delete)
+    return build_resources(
+        client,
+        start_date=start_date,
+        hard_delete=hard_delete,
+        entities=with_page_size(ENTITIES, page_size),
+        max_pages_per_chunk=max_pages_per_chunk,
+    )

@@ -13,10 +13,16 @@ from dlt.common import logger
 from dlt.sources.helpers.requests import Client, Request, Response
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import RequestException
 from requests.auth import AuthBase
 
 from .entities import ApiVersion, Entity, FieldSet, Paging
-from .errors import TokenBudgetExceededError, error_for_response, raise_for_pipedrive_status
+from .errors import (
+    TokenBudgetExceededError,
+    error_for_exception,
+    error_for_response,
+    raise_for_pipedrive_status,
+)
 from .paginators import make_paginator
 from .rate_limiter import RateLimiter
 
@@ -123,7 +129,16 @@ class ResponseMeter:
             if reset is not None and "retry-after" not in response.headers:
                 # dlt's retry waits for Retry-After; Pipedrive sends x-ratelimit-reset
                 response.headers["Retry-After"] = reset
+            if _is_retryable_rate_limit(response, None):  # burst, not the daily budget
+                self.client.rate_limiter.on_rate_limited(_seconds(reset))
         return response
+
+
+def _seconds(value: Optional[str]) -> Optional[float]:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _token_cost(request: Request) -> int:
@@ -143,7 +158,10 @@ class _MeteredRESTClient(RESTClient):
 
     def _send_request(self, request: Request, **kwargs: Any) -> Response:
         self._owner._before_request(_token_cost(request))
-        response = super()._send_request(request, **kwargs)
+        try:
+            response = super()._send_request(request, **kwargs)
+        except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
+            raise error_for_exception(exc, _request_path(request)) from exc
         raise_for_pipedrive_status(response, _request_path(request))
         return response
 

@@ -148,6 +148,8 @@ class CustomFieldMapper:
         deleted_options_loader: Called at most once, when a record holds an option id no
             definition or earlier run knows (v2 definitions omit deleted options): returns
             definitions carrying `deleted_options` (the v1 `options_deleted`).
+        reserved_columns: Built-in record keys of the entities using the set that the
+            definitions may not list; no custom field takes these names.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class CustomFieldMapper:
         naming: NamingConvention,
         state: MutableMapping[str, Any],
         deleted_options_loader: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
+        reserved_columns: Iterable[str] = (),
     ) -> None:
         self.field_set = field_set
         self.naming = naming
@@ -165,7 +168,7 @@ class CustomFieldMapper:
         definitions = list(definitions)
         self.builtin_columns: Set[str] = {
             naming.normalize_identifier(d.code) for d in definitions if not d.is_custom
-        } | set(RESERVED_COLUMNS)
+        } | set(RESERVED_COLUMNS) | {naming.normalize_identifier(c) for c in reserved_columns}
         self.fields: Dict[str, MappedField] = {
             code: MappedField.from_state(code, saved) for code, saved in state.items()
         }

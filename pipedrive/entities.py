@@ -229,6 +229,18 @@ ENTITIES: Tuple[Entity, ...] = (
     # v1 without a filter but sortable: newest first, stop at the cursor
     Entity("leads_archived", "/leads/archived", V1, OFFSET, 40, table_name="leads", cursor_field="update_time", cursor_format=TimestampFormat.RFC3339_MS, sort_params=_V1_SORT_DESC, sort_order="desc", custom_field_set="deal", record_defaults=_frozen({"is_archived": True})),
     Entity("files", "/files", V1, OFFSET, 20, page_size=100, cursor_field="update_time", cursor_format=TimestampFormat.V1, sort_params=_V1_SORT_DESC, sort_order="desc"),
+    # deal children (pipedrive/deal_children.py): fed by a deals listing, one queue per row; snapshot
+    # children replace a deal's rows (merge_key deal_id), history children (cursor_field) merge per change
+    Entity("deal_products", "/deals/products", V2, CURSOR, 10, primary_key=("deal_id", "id"), parent="deals", parent_ids_param="deal_ids", parent_batch_size=100),
+    Entity("deal_changes", "/deals/{id}/changelog", V1, CURSOR, 20, primary_key=("change_id",), parent="deals", cursor_field="time", cursor_format=TimestampFormat.V1, custom_field_set="deal"),
+    Entity("deal_stage_changes", "/deals/{id}/changelog", V1, CURSOR, 0, primary_key=("change_id",), parent="deal_changes", cursor_field="time", cursor_format=TimestampFormat.V1),
+    Entity("deal_participants", "/deals/{id}/participants", V1, OFFSET, 10, primary_key=("deal_id", "id"), parent="deals"),
+    Entity("deal_followers", "/deals/{id}/followers", V2, CURSOR, 10, primary_key=("deal_id", "user_id"), parent="deals"),
+    Entity("deal_products_archived", "/deals/products", V2, CURSOR, 10, table_name="deal_products", primary_key=("deal_id", "id"), parent="deals_archived", parent_ids_param="deal_ids", parent_batch_size=100),
+    Entity("deal_changes_archived", "/deals/{id}/changelog", V1, CURSOR, 20, table_name="deal_changes", primary_key=("change_id",), parent="deals_archived", cursor_field="time", cursor_format=TimestampFormat.V1, custom_field_set="deal"),
+    Entity("deal_stage_changes_archived", "/deals/{id}/changelog", V1, CURSOR, 0, table_name="deal_stage_changes", primary_key=("change_id",), parent="deal_changes_archived", cursor_field="time", cursor_format=TimestampFormat.V1),
+    Entity("deal_participants_archived", "/deals/{id}/participants", V1, OFFSET, 10, table_name="deal_participants", primary_key=("deal_id", "id"), parent="deals_archived"),
+    Entity("deal_followers_archived", "/deals/{id}/followers", V2, CURSOR, 10, table_name="deal_followers", primary_key=("deal_id", "user_id"), parent="deals_archived"),
 )
 # fmt: on
 

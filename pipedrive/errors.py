@@ -4,9 +4,13 @@ Every message is one actionable line naming the HTTP status, the request path (n
 URL with a query string, never the token) and what the user can do.
 """
 
+import datetime as dt
 from typing import Any, Dict, Optional, Type
+from urllib.parse import parse_qsl, urlsplit
 
-from requests import Response
+from dlt.common import json
+from requests import RequestException, Response
+from requests.exceptions import ConnectTimeout, ReadTimeout
 from requests.structures import CaseInsensitiveDict
 
 
@@ -39,57 +43,83 @@ class PipedriveHTTPError(PipedriveError):
 
 
 class BadRequestError(PipedriveHTTPError):
-    """400: the API rejected a parameter."""
+    """400: the API rejected a parameter; the message lists the query parameters sent."""
 
-    hint = "a query parameter was rejected; report it with the path above"
+    hint = "Pipedrive rejected a query parameter; fix the parameter named above"
+
+    def __init__(
+        self,
+        status_code: int,
+        path: str,
+        api_message: Optional[str] = None,
+        sent_params: Optional[str] = None,
+    ) -> None:
+        self.sent_params = sent_params
+        if sent_params:
+            self.hint = f"{self.hint} (sent: {sent_params})"
+        super().__init__(status_code, path, api_message)
 
 
 class AuthenticationError(PipedriveHTTPError):
     """401: the API token is invalid, revoked or belongs to another company."""
 
     hint = (
-        "the API token is invalid or revoked; copy it again from Settings > Personal "
-        "preferences > API and set SOURCES__PIPEDRIVE__API_TOKEN"
+        "the API token is invalid, revoked or expired; copy it again from Pipedrive Settings > "
+        "Personal preferences > API into SOURCES__PIPEDRIVE__API_TOKEN (or api_token under "
+        "[sources.pipedrive] in .dlt/secrets.toml)"
     )
 
 
 class PaymentRequiredError(PipedriveHTTPError):
     """402: the company account is not open (trial expired or unpaid)."""
 
-    hint = "the Pipedrive company account is not active (trial expired or unpaid)"
+    hint = (
+        "the Pipedrive company account is not active (trial expired or unpaid); an admin must "
+        "fix billing in Pipedrive before the load can run"
+    )
 
 
 class ForbiddenError(PipedriveHTTPError):
     """403: the user lacks a permission or the feature is not on the plan."""
 
-    hint = "the token's user lacks permission for this endpoint (admin or plan feature needed)"
+    hint = (
+        "the token's user lacks permission for this endpoint; use the token of an admin user "
+        "or leave the table out with --resources"
+    )
 
 
 class BlockedByCloudflareError(ForbiddenError):
     """403 with an HTML page: Cloudflare blocked the client after repeated 429s."""
 
     hint = (
-        "Cloudflare blocked the client (usually after ignoring 429s); wait before retrying "
-        "and lower concurrency"
+        "Cloudflare blocked this client after too many 429 responses; wait at least 10 minutes "
+        "before rerunning and lower [extract] workers"
     )
 
 
 class NotFoundError(PipedriveHTTPError):
-    """404: the resource or endpoint does not exist (wrong domain or removed record)."""
+    """404: the endpoint or record does not exist (wrong domain or removed record).
 
-    hint = "not found; check company_domain / base_url or whether the record was deleted"
+    On a per-parent child endpoint (e.g. `/deals/{id}/flow`) it means the parent was deleted
+    between the listing and the child request: callers skip that parent (`is_missing_parent`).
+    """
+
+    hint = "not found; check company_domain / base_url (a list endpoint must exist)"
 
 
-class GoneError(PipedriveHTTPError):
-    """410: the resource was permanently removed."""
+class GoneError(NotFoundError):
+    """410: the endpoint or record was permanently removed."""
 
-    hint = "the resource is permanently gone"
+    hint = "permanently removed by Pipedrive; check company_domain / base_url or update the source"
 
 
 class UnsupportedMediaTypeError(PipedriveHTTPError):
-    """415: the feature is not enabled for the company."""
+    """415: the feature behind the endpoint is not enabled on the company's plan.
 
-    hint = "the feature behind this endpoint is not enabled for the company"
+    Resources catch it and skip their table with a warning instead of failing the run.
+    """
+
+    hint = "the feature behind this endpoint is not enabled on the plan; its table is skipped"
 
 
 class RateLimitError(PipedriveHTTPError):
@@ -100,20 +130,58 @@ class RateLimitError(PipedriveHTTPError):
 
 
 class DailyBudgetExceededError(RateLimitError):
-    """429 because the company's daily token budget is spent: waiting minutes does not help."""
+    """429 because the company's daily token budget is spent: waiting minutes does not help.
+
+    Attributes:
+        resets_in: Time until the next UTC midnight, the earliest the budget can reset (the API
+            resets at midnight of an unnamed server timezone).
+    """
 
     retryable = False
-    hint = (
-        "the company's daily API token budget is spent; rerun after the budget resets "
-        "(midnight, server time) - incremental state resumes where it stopped"
-    )
+
+    def __init__(self, status_code: int, path: str, api_message: Optional[str] = None) -> None:
+        self.resets_in = seconds_until_utc_midnight()
+        hours, minutes = divmod(int(self.resets_in) // 60, 60)
+        self.hint = (
+            "the company's daily API token budget is spent; it resets at midnight Pipedrive "
+            f"server time (next UTC midnight in {hours}h{minutes:02d}m); rerun then - loaded "
+            "chunks are kept and the run resumes after the last one"
+        )
+        super().__init__(status_code, path, api_message)
 
 
 class ServerError(PipedriveHTTPError):
     """5xx: Pipedrive failed or is in maintenance (503)."""
 
     retryable = True
-    hint = "Pipedrive server error; retried with backoff, rerun later if it persists"
+    hint = (
+        "Pipedrive server error, still failing after retries with backoff; rerun later "
+        "(503 = scheduled maintenance)"
+    )
+
+
+class MalformedResponseError(PipedriveHTTPError):
+    """200 whose body is not the expected JSON (truncated, not JSON, or `data: null` without
+    `additional_data`); retried like a 5xx, raised when every attempt was malformed."""
+
+    retryable = True
+    hint = "Pipedrive sent an incomplete response on every retry; rerun later"
+
+
+class PipedriveConnectionError(PipedriveError):
+    """The host could not be reached or did not answer in time, after every retry.
+
+    Attributes:
+        path: Request path without query string.
+    """
+
+    def __init__(self, path: str, host: str, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Pipedrive unreachable on GET {path} at {host} ({reason}) after retries - check "
+            "the network and company_domain / base_url ([runtime] request_timeout, "
+            "request_max_attempts tune the retries)"
+        )
 
 
 class TokenBudgetExceededError(PipedriveError):
@@ -151,6 +219,57 @@ def _api_message(response: Response) -> Optional[str]:
     return " ".join(message.split())[:200]
 
 
+def seconds_until_utc_midnight(now: Optional[dt.datetime] = None) -> float:
+    """Seconds from `now` (default: the current time) to the next UTC midnight."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tomorrow = (now + dt.timedelta(days=1)).date()
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.timezone.utc)
+    return (midnight - now).total_seconds()
+
+
+def _sent_params(response: Response) -> Optional[str]:
+    """`name=value` pairs of the request's query string (the token never travels there)."""
+    request = response.request
+    if request is None or not request.url:
+        return None
+    pairs = parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
+    shown = [f"{k}={v[:60]}" for k, v in pairs if "token" not in k.lower()]
+    return ", ".join(shown)[:300] or None
+
+
+_BODY_PROBLEM_ATTR = "_pipedrive_body_problem"
+
+
+def body_problem(response: Response) -> Optional[str]:
+    """Says what is wrong with the body of a successful response, or None when it is fine.
+
+    A body is wrong when it is not JSON (e.g. truncated) or has `"data": null` without
+    `additional_data` (an empty v1 list still reports its pagination). The verdict is cached on
+    the response: the retry predicate and the final check both ask.
+
+    Args:
+        response: A 2xx response.
+    """
+    if _BODY_PROBLEM_ATTR in response.__dict__:
+        return response.__dict__[_BODY_PROBLEM_ATTR]  # type: ignore[no-any-return]
+    problem: Optional[str] = None
+    if response.status_code != 204:
+        try:
+            body = json.loadb(response.content)
+        except ValueError:
+            problem = f"body is not valid JSON ({len(response.content)} bytes, truncated?)"
+        else:
+            if (
+                isinstance(body, dict)
+                and "data" in body
+                and body["data"] is None
+                and body.get("additional_data") is None
+            ):
+                problem = "data is null"
+    response.__dict__[_BODY_PROBLEM_ATTR] = problem
+    return problem
+
+
 def _is_html(response: Response) -> bool:
     content_type = response.headers.get("content-type", "")
     return "html" in content_type or response.text.lstrip()[:15].lower().startswith("<!doctype")
@@ -183,9 +302,12 @@ def error_for_response(response: Response, path: str) -> Optional[PipedriveHTTPE
         path: Request path without query string, used in the message.
 
     Returns:
-        The exception to raise, or None for a 2xx/3xx response.
+        The exception to raise, or None for a well-formed 2xx or a 3xx response.
     """
     status = response.status_code
+    if status < 300:
+        problem = body_problem(response)
+        return None if problem is None else MalformedResponseError(status, path, problem)
     if status < 400:
         return None
     message = _api_message(response)
@@ -195,6 +317,8 @@ def error_for_response(response: Response, path: str) -> Optional[PipedriveHTTPE
         return DailyBudgetExceededError(status, path, message)
     if status >= 500:
         return ServerError(status, path, message)
+    if status == 400:
+        return BadRequestError(status, path, message, _sent_params(response))
     error_class = _ERRORS_BY_STATUS.get(status, PipedriveHTTPError)
     return error_class(status, path, message)
 
@@ -212,3 +336,39 @@ def raise_for_pipedrive_status(response: Response, path: str) -> None:
     error = error_for_response(response, path)
     if error is not None:
         raise error
+
+
+def error_for_exception(exc: RequestException, path: str) -> PipedriveConnectionError:
+    """Maps a transport failure left after dlt's retries to a one-line error.
+
+    Args:
+        exc: The `requests` exception (connection refused, DNS failure, timeout, reset).
+        path: Request path without query string.
+
+    Returns:
+        The error naming the endpoint and the host (never the query string).
+    """
+    url = exc.request.url if exc.request is not None and exc.request.url else ""
+    host = urlsplit(url).netloc or "the API host"
+    if isinstance(exc, (ReadTimeout, ConnectTimeout)):
+        reason = "timed out"
+    else:
+        text = str(exc)
+        known = ("Connection refused", "Name or service not known", "Connection reset",
+                 "Temporary failure in name resolution", "Connection aborted", "IncompleteRead")
+        reason = next((k.lower() for k in known if k in text), type(exc).__name__)
+    return PipedriveConnectionError(path, host, reason)
+
+
+def is_missing_parent(error: BaseException) -> bool:
+    """True for a 404/410 from a per-parent child endpoint: skip that parent, log, go on.
+
+    Args:
+        error: The exception raised while reading one parent's children.
+    """
+    return isinstance(error, NotFoundError)
+
+
+def is_feature_disabled(error: BaseException) -> bool:
+    """True for a 415: the plan lacks the feature; skip the table with a warning."""
+    return isinstance(error, UnsupportedMediaTypeError)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 import dlt
 from dlt.common.normalizers.naming import NamingConvention
 
+from .builtin_columns import BUILTIN_COLUMNS
 from .client import PipedriveClient
 from .custom_fields import CustomFieldMapper, FieldDefinition, parse_field_definition
 from .entities import FIELD_SETS_BY_NAME, FieldSet
@@ -90,5 +91,6 @@ class FieldSetCache:
                     naming,
                     state,
                     deleted_options_loader=self._deleted_options_loader(field_set),
+                    reserved_columns=BUILTIN_COLUMNS.get(name, ()),
                 )
             return self._mappers[name]

@@ -2,15 +2,28 @@
 
 Pipedrive counts requests per token in a rolling 2-second window and reports the window in the
 `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratelimit-reset` (seconds) headers. The
-limiter learns the window from those headers and makes the next caller wait until the window
-resets once it is (nearly) used up, so the source slows down before Pipedrive answers 429.
+limiter learns the limit from those headers and keeps its own rolling record of the requests it
+let through, so parallel requests stay inside the window instead of discovering it by 429s.
+When a 429 does arrive (another integration shares the token, or the limit changed) every caller
+waits for the window to reset and the limiter lowers its pace, recovering step by step: a run
+that meets 429s slows down instead of hammering, which is what earns the Cloudflare block.
 """
 
+import math
 import threading
 import time
-from typing import Callable, Mapping, Optional
+from collections import deque
+from typing import Callable, Deque, Mapping, Optional
+
+from dlt.common import logger
 
 DEFAULT_WINDOW_SECONDS = 2.0
+WINDOW_MARGIN = 0.1
+"""Fraction of the window added when waiting for our oldest request to leave it (the server
+stamps a request when it arrives, a little after we send it)."""
+MIN_PACE = 0.25
+PACE_RECOVERY = 0.02
+"""Pace regained per successful response after a 429 halved it."""
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> Optional[float]:
@@ -29,41 +42,74 @@ class RateLimiter:
     Args:
         reserve: Requests to keep unused in each window (headroom for other integrations
             of the same user).
+        window: Length of the burst window in seconds.
         clock: Monotonic clock, replaceable in tests.
         sleep: Sleep function, replaceable in tests.
+
+    Attributes:
+        limit: Requests per window, learned from `x-ratelimit-limit` (None until a response).
+        remaining: Requests left in the window per the last response, minus those sent since.
+        pace: Fraction of `limit` in use (1.0; halves on each 429, recovers on successes).
+        waits: How many times a caller had to wait.
+        waited_seconds: Total time callers waited.
+        rate_limited: 429 responses reported through `on_rate_limited`.
     """
 
     def __init__(
         self,
         reserve: int = 0,
+        window: float = DEFAULT_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.reserve = reserve
+        self.window = window
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._sent: Deque[float] = deque()
+        self._blocked_until: float = 0.0
         self.limit: Optional[int] = None
         self.remaining: Optional[int] = None
-        self._blocked_until: float = 0.0
+        self.pace: float = 1.0
         self.waits: int = 0
         self.waited_seconds: float = 0.0
+        self.rate_limited: int = 0
+
+    def _allowed_in_window(self) -> Optional[int]:
+        if self.limit is None:
+            return None
+        return max(1, math.floor(self.limit * self.pace) - self.reserve)
+
+    def _delay(self, now: float) -> float:
+        """Seconds the next request must wait (<= 0: send now). Call with the lock held."""
+        while self._sent and self._sent[0] <= now - self.window:
+            self._sent.popleft()
+        delay = self._blocked_until - now
+        if delay > 0:
+            return delay
+        if self.remaining is not None and self.remaining <= self.reserve:
+            # the server's window was used up and its reset has passed: trust our own record
+            self.remaining = None
+        allowed = self._allowed_in_window()
+        if allowed is not None and len(self._sent) >= allowed:
+            return self._sent[0] + self.window * (1 + WINDOW_MARGIN) - now
+        return 0.0
 
     def acquire(self) -> None:
         """Blocks until a request may be sent, then reserves one slot in the current window."""
-        with self._lock:
-            now = self._clock()
-            delay = self._blocked_until - now
-            if delay <= 0 and self.remaining is not None and self.remaining <= self.reserve:
-                # window used up but reset unknown or already passed: nothing to wait for
-                self.remaining = None
-            if delay > 0:
+        while True:
+            with self._lock:
+                now = self._clock()
+                delay = self._delay(now)
+                if delay <= 0:
+                    self._sent.append(now)
+                    if self.remaining is not None:
+                        self.remaining -= 1
+                    return
                 self.waits += 1
                 self.waited_seconds += delay
-                self._sleep(delay)
-                self.remaining = None
-            if self.remaining is not None:
-                self.remaining -= 1
+            self._sleep(delay)
 
     def update_from_headers(self, headers: Mapping[str, str]) -> None:
         """Learns the window state from a response's `x-ratelimit-*` headers.
@@ -80,8 +126,27 @@ class RateLimiter:
             if remaining is not None:
                 self.remaining = int(remaining)
                 if remaining <= self.reserve:
-                    wait = reset if reset is not None and reset > 0 else DEFAULT_WINDOW_SECONDS
+                    wait = reset if reset is not None and reset > 0 else self.window
                     self._blocked_until = max(self._blocked_until, self._clock() + wait)
+                elif self.pace < 1.0:
+                    self.pace = min(1.0, self.pace + PACE_RECOVERY)
+
+    def on_rate_limited(self, reset: Optional[float]) -> None:
+        """Reacts to a 429: everybody waits for the window reset and the pace halves.
+
+        Args:
+            reset: Seconds until the window resets (`x-ratelimit-reset`), if known.
+        """
+        wait = reset if reset is not None and reset > 0 else self.window
+        with self._lock:
+            self.rate_limited += 1
+            self._blocked_until = max(self._blocked_until, self._clock() + wait)
+            self.pace = max(MIN_PACE, self.pace / 2)
+            pace = self.pace
+        logger.warning(
+            f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and slowing down to "
+            f"{pace:.0%} of the window"
+        )
 
     def block_for(self, seconds: float) -> None:
         """Makes every caller wait `seconds` from now (after a 429 with Retry-After)."""

@@ -9,13 +9,17 @@ the page. Field sets become `<set>_fields` tables and one `custom_fields_mapping
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import dlt
+from dlt.common import logger
 from dlt.common.normalizers.naming import NamingConvention
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
+from .chunking import is_chunkable, limit_pages
 from .client import PipedriveClient, TDataPage
 from .custom_fields import CustomFieldMapper
+from .deal_children import deal_child_resources
 from .entities import ENTITIES, FIELD_SETS, Entity, FieldSet
+from .errors import UnsupportedMediaTypeError
 from .field_sets import FieldSetCache
 from .records import apply_defaults, flatten_record
 from .schema_hints import BuiltinColumnHinter, custom_field_hints, deletion_hints
@@ -108,10 +112,25 @@ def _entity_pages(
     client: PipedriveClient,
     shaper: PageShaper,
     params: Dict[str, Any],
+    *,
+    max_pages: Optional[int] = None,
+    start_value: Optional[Any] = None,
 ) -> Iterator[Any]:
-    for page in client.paginate_entity(entity, params):
-        if page:
-            yield shaper.shape(page)
+    pages = client.paginate_entity(entity, params)
+    if is_chunkable(entity):
+        pages = limit_pages(
+            pages,
+            max_pages=max_pages,
+            cursor_field=entity.cursor_field or "",
+            start_value=start_value,
+            page_size=entity.page_size,
+        )
+    try:
+        for page in pages:
+            if page:
+                yield shaper.shape(page)
+    except UnsupportedMediaTypeError as error:
+        logger.warning(f"Pipedrive table {entity.table} skipped (feature not on the plan): {error}")
 
 
 def entity_resource(
@@ -121,6 +140,7 @@ def entity_resource(
     *,
     start_date: Optional[Any] = None,
     hard_delete: bool = False,
+    max_pages_per_chunk: Optional[int] = None,
 ) -> DltResource:
     """Builds the dlt resource of one entity.
 
@@ -130,6 +150,8 @@ def entity_resource(
         field_sets: The run's field-set cache.
         start_date: Earliest `update_time` loaded on the first run (incremental entities).
         hard_delete: Delete rows flagged deleted instead of keeping them with the flag.
+        max_pages_per_chunk: Pages one run reads of an ascending incremental listing before
+            it stops and flags the resource pending (see `pipedrive.chunking`; None: all).
 
     Returns:
         A resource named `entity.name` writing to `entity.table`.
@@ -144,7 +166,14 @@ def entity_resource(
             params: Dict[str, Any] = {}
             if entity.updated_since_param:
                 params[entity.updated_since_param] = to_updated_since(cursor.start_value)
-            yield from _entity_pages(entity, client, shaper_factory(), params)
+            yield from _entity_pages(
+                entity,
+                client,
+                shaper_factory(),
+                params,
+                max_pages=max_pages_per_chunk,
+                start_value=cursor.start_value,
+            )
 
         generator: Callable[..., Iterator[Any]] = read_incremental
     else:
@@ -221,6 +250,7 @@ def build_resources(
     hard_delete: bool = False,
     entities: Sequence[Entity] = ENTITIES,
     field_set_defs: Sequence[FieldSet] = FIELD_SETS,
+    max_pages_per_chunk: Optional[int] = None,
 ) -> List[DltResource]:
     """Builds every resource of the source around one client and one field-set cache.
 
@@ -230,15 +260,32 @@ def build_resources(
         hard_delete: See `pipedrive_source`.
         entities: Entity rows to build (default: all).
         field_set_defs: Field sets to expose as `<set>_fields` tables (default: all).
+        max_pages_per_chunk: See `entity_resource`.
 
     Returns:
         The resources, reference tables first.
     """
     field_sets = FieldSetCache(client)
     resources = [
-        entity_resource(e, client, field_sets, start_date=start_date, hard_delete=hard_delete)
+        entity_resource(
+            e,
+            client,
+            field_sets,
+            start_date=start_date,
+            hard_delete=hard_delete,
+            max_pages_per_chunk=max_pages_per_chunk,
+        )
         for e in entities
+        if e.parent is None
     ]
+    # deal children: transformers fed by the deals listings (pipedrive/deal_children.py)
+    resources += deal_child_resources(
+        [e for e in entities if e.parent is not None],
+        {r.name: r for r in resources},
+        client,
+        field_sets,
+        hard_delete=hard_delete,
+    )
     mapped_sets = sorted({e.custom_field_set for e in entities if e.custom_field_set})
     resources += [
         field_set_resource(f, field_sets, renames_records=f.name in mapped_sets)

@@ -10,6 +10,7 @@ virtual clock and bumps `version(entity)`.
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import random
 from datetime import datetime
@@ -71,7 +72,15 @@ class Account:
             The new account.
         """
         clock = VirtualClock(start)
-        return cls(generate(size, seed, clock.timestamp()), clock)
+        enabled = gc.isenabled()
+        gc.disable()  # millions of new dicts: generational GC passes would dominate large sizes
+        try:
+            data = generate(size, seed, clock.timestamp())
+        finally:
+            if enabled:
+                gc.enable()
+        gc.freeze()  # the generated records live as long as the account; keep them out of GC scans
+        return cls(data, clock)
 
     @property
     def seed(self) -> int:

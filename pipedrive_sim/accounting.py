@@ -46,11 +46,17 @@ class EndpointStats:
 
 
 class Accounting:
-    """Thread-safe request log with running totals."""
+    """Thread-safe request log with running totals.
 
-    def __init__(self) -> None:
+    Args:
+        log_limit: entries kept in the log (oldest dropped first); totals always cover every request.
+    """
+
+    def __init__(self, log_limit: int = 500_000) -> None:
         self._lock = threading.Lock()
+        self.log_limit = log_limit
         self.log: list[RequestLogEntry] = []
+        self._requests = 0
         self._endpoints: dict[str, EndpointStats] = defaultdict(EndpointStats)
         self._outcomes: Counter[str] = Counter()
         self._tokens = 0
@@ -59,6 +65,9 @@ class Accounting:
         """Append an entry and update the totals."""
         with self._lock:
             self.log.append(entry)
+            if len(self.log) > 2 * self.log_limit:
+                self.log = self.log[-self.log_limit :]
+            self._requests += 1
             stats = self._endpoints[entry.endpoint]
             stats.requests += 1
             stats.tokens += entry.token_cost
@@ -70,6 +79,7 @@ class Accounting:
         """Forget the log and the totals."""
         with self._lock:
             self.log = []
+            self._requests = 0
             self._endpoints.clear()
             self._outcomes.clear()
             self._tokens = 0
@@ -81,7 +91,7 @@ class Accounting:
             for s in self._endpoints.values():
                 statuses.update(s.statuses)
             return {
-                "requests": len(self.log),
+                "requests": self._requests,
                 "tokens_spent": self._tokens,
                 "responses_429": statuses[429],
                 "rate_limited": self._outcomes["rate_limited"],

@@ -49,6 +49,9 @@ class RecordFactory:
         self.rng = rng
         self.now = now
         self._pools: dict[str, list[Any]] = {}
+        self._users: list[int] | None = None
+        self._set_pools: dict[str, list[tuple[str, list[Any]]]] = {}
+        self._types: list[str] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _ctx(self) -> dict[str, Any]:
@@ -72,15 +75,14 @@ class RecordFactory:
 
     def custom_v2(self, field_set: str, blank: bool) -> dict[str, Any]:
         """A `custom_fields` object: every custom field key, random value or null."""
-        out: dict[str, Any] = {}
+        fields = self._set_pools.get(field_set)
+        if fields is None:
+            fields = [(fd.key, self.pool(fd)) for fd in self.data.fields.custom(field_set)]
+            self._set_pools[field_set] = fields
+        if blank:
+            return {key: None for key, _ in fields}
         rnd = self.rng.random
-        for fd in self.data.fields.custom(field_set):
-            if blank or rnd() < _NULL_SHARE:
-                out[fd.key] = None
-            else:
-                pool = self.pool(fd)
-                out[fd.key] = pool[int(rnd() * len(pool))]
-        return out
+        return {key: None if rnd() < _NULL_SHARE else pool[int(rnd() * _POOL)] for key, pool in fields}
 
     def custom_v1(self, field_set: str, blank: bool, out: dict[str, Any]) -> None:
         """Write random (or null) custom values v1-style into a v1 record."""
@@ -89,8 +91,9 @@ class RecordFactory:
             flatten_v1(fd, values[fd.key], out)
 
     def _user(self) -> int:
-        users = self.data.store["users"]
-        return self.rng.choice(list(users)) if users else 1
+        if self._users is None:
+            self._users = list(self.data.store["users"]) or [1]
+        return self._users[int(self.rng.random() * len(self._users))]
 
     def _ref(self, entity: str, share: float) -> int | None:
         """A random existing-range id of `entity`, or None with probability 1 - share."""
@@ -203,7 +206,9 @@ class RecordFactory:
     def activity(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v2 activity (custom fields included; `attendees` is an include field)."""
         rng = self.rng
-        types = [t["key_string"] for t in self.data.store["activity_types"].values()] or ["call"]
+        if self._types is None:
+            self._types = [t["key_string"] for t in self.data.store["activity_types"].values()] or ["call"]
+        types = self._types
         done = not blank and rng.random() < 0.6
         rec: dict[str, Any] = {
             "id": id, "subject": "" if blank else self.text(), "type": "call" if blank else rng.choice(types),

@@ -8,8 +8,10 @@ body from cached byte chunks.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,7 @@ import orjson
 
 from .errors import bad_request, not_found
 from .filters import FilterContext, build_predicate, parse_int_param
-from .index import IndexStore, Row, SortedView, id_key, normalize, parse_timestamp
+from .index import IndexStore, Row, SortKey, SortedView, id_key, normalize, parse_timestamp
 from .pagination import (
     V1_DEFAULT_LIMIT,
     V1_MAX_LIMIT,
@@ -49,7 +51,9 @@ RECENT_ITEMS: Mapping[str, str] = {
     "user": "users",
 }
 V2_ENTITIES = frozenset({"activities", "deals", "persons", "organizations", "pipelines", "products", "stages"})
-PAGE_PARAMS = frozenset({"cursor", "limit", "sort_by", "sort_direction", "start"})
+PAGE_PARAMS = frozenset({"cursor", "limit", "sort_by", "sort_direction", "start", "custom_fields", "include_fields",
+                         "include_option_labels", "include_labels"})
+MAX_CUSTOM_FIELDS = 15
 V1_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -108,6 +112,19 @@ def parse_sort(params: Mapping[str, str], allowed: tuple[str, ...]) -> tuple[str
     return sort_by, direction == "desc"
 
 
+def row_renderer(params: Mapping[str, str]) -> Callable[[Row], bytes] | None:
+    """Row renderer for v2 ``include_fields`` / ``custom_fields`` (max 15 keys); None: cached bytes."""
+    raw_custom = params.get("custom_fields")
+    raw_include = params.get("include_fields")
+    if not raw_custom and not raw_include:
+        return None
+    custom = [k.strip() for k in raw_custom.split(",") if k.strip()] if raw_custom else None
+    if custom is not None and len(custom) > MAX_CUSTOM_FIELDS:
+        raise bad_request(f'Parameter "custom_fields" must contain at most {MAX_CUSTOM_FIELDS} keys')
+    included = {k.strip() for k in raw_include.split(",")} if raw_include else set()
+    return lambda row: row.render(tuple(k for k in row.strip if k not in included), custom)
+
+
 def keyset_page(route: Route, req: Request, view_of: Callable[[str], SortedView], predicate: Any) -> bytes:
     """One v2 page over sorted rows with a keyset cursor."""
     sort_by, descending = parse_sort(req.params, route.sorts)
@@ -132,7 +149,9 @@ def keyset_page(route: Route, req: Request, view_of: Callable[[str], SortedView]
         next_cursor = encode_cursor(
             {"field": sort_by, "fieldValue": last.rec.get(sort_by), "sortDirection": direction, "id": last.id}
         )
-    return envelope((r.raw for r in page), {"next_cursor": next_cursor})
+    render = row_renderer(req.params)
+    chunks = (r.raw for r in page) if render is None else (render(r) for r in page)
+    return envelope(chunks, {"next_cursor": next_cursor})
 
 
 def positional_page(items: list[bytes], req: Request, max_limit: int | None) -> bytes:
@@ -357,11 +376,11 @@ def recents(route: Route, req: Request) -> bytes:
     if unknown:
         raise bad_request(f'Parameter "items" must be a comma separated list of: {", ".join(RECENT_ITEMS)}')
     entries = recent_entries(req, tuple(kinds or RECENT_ITEMS))
-    rows = (e for e in entries if e[0] >= since)
-    page, start, limit, more = offset_window(rows, req, route)
+    first = bisect_left(entries, (since,))
+    page, start, limit, more = offset_window(islice(entries, first, None), req, route)
     chunks = []
-    for ts, item, rec_id, raw in page:
-        data = b"null" if req.null_item_chance is not None and req.null_item_chance() else raw
+    for ts, item, _, rec_id, row in page:
+        data = b"null" if req.null_item_chance is not None and req.null_item_chance() else recent_bytes(req, item, row)
         chunks.append(b'{"item":"' + item.encode() + b'","id":' + orjson.dumps(rec_id) + b',"data":' + data + b"}")
     additional = {
         "since_timestamp": format_v1_time(since),
@@ -371,28 +390,30 @@ def recents(route: Route, req: Request) -> bytes:
     return envelope(chunks, additional)
 
 
-def recent_entries(req: Request, kinds: tuple[str, ...]) -> list[tuple[float, str, Any, bytes]]:
-    """All recents entries of the item kinds, sorted by update time (cached per entity versions)."""
+def recent_entries(req: Request, kinds: tuple[str, ...]) -> list[tuple[float, str, SortKey, Any, Row]]:
+    """All recents entries ``(update_ts, item, id_key, id, row)`` of the item kinds, sorted (cached per versions)."""
     entities = tuple(RECENT_ITEMS[k] for k in kinds)
-    key = (kinds, req.store.versions(entities))
-    cache = req.store.derived
-    cached = cache.get(("recents", key))
-    if cached is not None:
-        return cached
-    entries: list[tuple[float, str, Any, bytes]] = []
-    for kind, entity in zip(kinds, entities):
-        index = req.store.get(entity)
-        for row in index.rows:
-            if row.update_ts is None:
-                continue
-            if entity in V2_ENTITIES:
-                with req.store.lock:
-                    raw = orjson.dumps(req.account.to_v1(entity, row.rec))
-            else:
-                raw = row.raw
-            entries.append((row.update_ts, kind, row.id, raw))
-    entries.sort(key=lambda e: (e[0], e[1], id_key(e[2])))
-    for stale in [k for k in cache if k[0] == "recents"]:
-        cache.pop(stale, None)
-    cache[("recents", key)] = entries
-    return entries
+    key = ("recents", kinds, req.store.versions(entities))
+
+    def build() -> list[tuple[float, str, SortKey, Any, Row]]:
+        entries = [
+            (row.update_ts, kind, id_key(row.id), row.id, row)
+            for kind, entity in zip(kinds, entities)
+            for row in req.store.get(entity).rows
+            if row.update_ts is not None
+        ]
+        entries.sort(key=lambda e: (e[0], e[1], e[2]))
+        return entries
+
+    return req.store.memo(key, build)
+
+
+def recent_bytes(req: Request, item: str, row: Row) -> bytes:
+    """The v1 JSON of a recents item (v2 entities converted with ``account.to_v1``, cached per row)."""
+    entity = RECENT_ITEMS[item]
+    if entity not in V2_ENTITIES:
+        return row.raw
+    if row.v1_raw is None:
+        with req.store.lock:
+            row.v1_raw = orjson.dumps(req.account.to_v1(entity, row.rec))
+    return row.v1_raw

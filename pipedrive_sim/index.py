@@ -48,6 +48,13 @@ def parse_timestamp(value: str) -> float:
 
 
 MEMO_SIZE = 64
+#: Fields returned only when asked for with the v2 ``include_fields`` parameter.
+INCLUDE_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
+    "deals": ("products_count", "first_won_time"),
+    "activities": ("attendees",),
+}
+#: Entities whose last-update time is not ``update_time`` (v1 users carry ``modified``).
+UPDATE_TIME_FIELDS: dict[str, str] = {"users": "modified"}
 TIME_FIELDS = frozenset({"update_time", "add_time", "due_date", "log_time", "time", "timestamp"})
 
 
@@ -73,15 +80,23 @@ def id_key(value: Any) -> SortKey:
 
 
 class Row:
-    """One record with its cached JSON bytes and parsed ``update_time``."""
+    """One record with its cached JSON bytes and parsed update time.
 
-    __slots__ = ("rec", "id", "_raw", "update_ts")
+    Args:
+        rec: the record (never mutated).
+        strip: keys left out of the default serialization (include-only fields).
+        time_field: the field holding the record's last-update time.
+    """
 
-    def __init__(self, rec: dict[str, Any]) -> None:
+    __slots__ = ("rec", "id", "strip", "_raw", "update_ts", "v1_raw")
+
+    def __init__(self, rec: dict[str, Any], strip: tuple[str, ...] = (), time_field: str = "update_time") -> None:
         self.rec = rec
         self.id = rec.get("id")
+        self.strip = strip
         self._raw: bytes | None = None
-        update_time = rec.get("update_time")
+        self.v1_raw: bytes | None = None  # v1 shape of a v2 record (for /recents), filled on demand
+        update_time = rec.get(time_field)
         try:
             self.update_ts: float | None = parse_timestamp(update_time) if isinstance(update_time, str) else None
         except ValueError:
@@ -89,10 +104,20 @@ class Row:
 
     @property
     def raw(self) -> bytes:
-        """The record serialized with orjson (computed once)."""
+        """The record serialized with orjson, include-only fields left out (computed once)."""
         if self._raw is None:
-            self._raw = orjson.dumps(self.rec)
+            self._raw = self.render(self.strip)
         return self._raw
+
+    def render(self, strip: tuple[str, ...] | frozenset[str], custom_fields: list[str] | None = None) -> bytes:
+        """Serialize without the ``strip`` keys and, if given, with only those ``custom_fields`` keys."""
+        rec = self.rec
+        if strip:
+            rec = {k: v for k, v in rec.items() if k not in strip}
+        if custom_fields is not None and isinstance(rec.get("custom_fields"), dict):
+            values = rec["custom_fields"]
+            rec = {**rec, "custom_fields": {k: values[k] for k in custom_fields if k in values}}
+        return orjson.dumps(rec)
 
 
 class SortedView:
@@ -131,9 +156,12 @@ class SortedView:
 class EntityIndex:
     """All rows of one entity at one version, with lazily built sort views."""
 
-    def __init__(self, version: int, records: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, version: int, records: list[dict[str, Any]], strip: tuple[str, ...] = (), time_field: str = "update_time"
+    ) -> None:
         self.version = version
-        self.rows = [Row(r) for r in records]
+        self.strip = strip
+        self.rows = [Row(r, strip, time_field) for r in records]
         self.by_id: dict[Any, Row] = {r.id: r for r in self.rows}
         self._views: dict[str, SortedView] = {}
         self._groups: dict[str, dict[Any, list[Row]]] = {}
@@ -181,7 +209,6 @@ class IndexStore:
         self.account = account
         self.lock = lock
         self._indexes: dict[str, EntityIndex] = {}
-        self.derived: dict[Any, Any] = {}
         self._memo: OrderedDict[Any, Any] = OrderedDict()
         self._memo_lock = threading.Lock()
 
@@ -191,7 +218,12 @@ class IndexStore:
             version = self.account.version(entity)
             index = self._indexes.get(entity)
             if index is None or index.version != version:
-                index = EntityIndex(version, list(self.account.records(entity)))
+                index = EntityIndex(
+                    version,
+                    list(self.account.records(entity)),
+                    INCLUDE_ONLY_FIELDS.get(entity, ()),
+                    UPDATE_TIME_FIELDS.get(entity, "update_time"),
+                )
                 self._indexes[entity] = index
             return index
 

@@ -8,6 +8,7 @@ control API (no auth, not counted).
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
@@ -37,12 +38,12 @@ from .faults import FaultRule, FaultSet, Latency
 from .handlers import Request
 from .index import IndexStore
 from .ratelimit import AbuseGuard, BurstLimiter, DailyBudget
-from .routes import match
+from .routes import ROUTES, match
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-API_PREFIXES = ("/v1/", "/api/v1/", "/api/v2/")
+logger = logging.getLogger(__name__)
 
 
 class _Response:
@@ -82,6 +83,7 @@ class SimServer:
         abuse_cooldown_s: how long the 403 block lasts.
         recents_max_age_days: ``/recents`` clamps older ``since_timestamp`` values to this look-back.
         faults: fault rules to install at start (dicts of :meth:`FaultSet.add` arguments).
+        prewarm: build the entity indexes in a background thread at start.
     """
 
     def __init__(
@@ -105,8 +107,10 @@ class SimServer:
         abuse_cooldown_s: float = 60.0,
         recents_max_age_days: float = 30.0,
         faults: Iterable[Mapping[str, Any]] = (),
+        prewarm: bool = True,
     ) -> None:
         self.account = account
+        self.prewarm = prewarm
         self.token = token
         self.plan = plan
         self.seats = seats
@@ -138,7 +142,19 @@ class SimServer:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name=f"sim-{self.port}", daemon=True)
         self._thread.start()
+        if self.prewarm:
+            threading.Thread(target=self._prewarm, name=f"sim-prewarm-{self.port}", daemon=True).start()
         return self
+
+    def _prewarm(self) -> None:
+        """Build the id-sorted index of every listed entity in the background (first pages stay fast)."""
+        for entity in dict.fromkeys(r.entity for r in ROUTES if r.entity):
+            if self._stopping.is_set():
+                return
+            try:
+                self.store.get(entity).view("id")
+            except Exception:  # noqa: BLE001 - warming is best effort; the request path reports errors
+                return
 
     def stop(self) -> None:
         """Stop serving and close the socket (sleeping fault handlers are woken up)."""
@@ -252,6 +268,10 @@ class SimServer:
         except ApiError as err:
             resp.status, resp.body, resp.content_type = err.status, err.body, err.content_type
             resp.headers.update(err.headers)
+        except Exception as exc:  # noqa: BLE001 - a simulator bug must still produce a response
+            logger.exception("internal error serving %s", path)
+            resp.status, resp.outcome = 500, "internal_error"
+            resp.body = error_body(f"Simulator internal error: {type(exc).__name__}: {exc}")
         if resp.outcome != "blocked":
             for name, value in rate_headers.items() or self.limiter.peek().items():
                 resp.headers.setdefault(name, value)
@@ -341,6 +361,21 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("slow", "timeout"):
             delay += (fault.delay_ms or 0) / 1000.0
         sim.sleep(delay)
+        logged = {k: v for k, v in params.items() if k != "api_token"}
+        found = match(path)
+        sim.accounting.record(  # before sending, so a client that got the answer also sees it counted
+            RequestLogEntry(
+                method=method,
+                path=path,
+                params=logged,
+                status=resp.status,
+                token_cost=resp.cost,
+                time=arrived,
+                duration_ms=(time.perf_counter() - started) * 1000.0,
+                endpoint=found[0].endpoint if found else "unknown",
+                outcome=resp.outcome,
+            )
+        )
         try:
             if fault is not None and fault.kind == "reset":
                 self._send_reset(resp)
@@ -350,22 +385,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(resp.status, resp.body, resp.content_type, resp.headers)
         except OSError:
             self.close_connection = True
-        finally:
-            logged = {k: v for k, v in params.items() if k != "api_token"}
-            route = match(path) if resp.outcome not in ("not_found",) else None
-            sim.accounting.record(
-                RequestLogEntry(
-                    method=method,
-                    path=path,
-                    params=logged,
-                    status=resp.status,
-                    token_cost=resp.cost,
-                    time=arrived,
-                    duration_ms=(time.perf_counter() - started) * 1000.0,
-                    endpoint=route[0].endpoint if route else "unknown",
-                    outcome=resp.outcome,
-                )
-            )
 
     def _head(self, status: int, length: int, content_type: str, headers: Mapping[str, str]) -> bytes:
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Type: {content_type}",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .fields import FieldDef
+from .placeholders import EMPTY, NIL_UUID, empty_address
 from .timefmt import v2_to_v1
 from .values import flatten_v1
 
@@ -96,6 +97,10 @@ RULES: dict[str, V1Rule] = {
 _ADDRESS_KEYS = ("address", "postal_address", "location")
 
 
+def _is_empty(value: Any) -> bool:
+    return value in (0, "", NIL_UUID) or value == [] or value == empty_address()
+
+
 def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -> dict[str, Any]:
     """Return the v1 shape of a v2 record.
 
@@ -108,10 +113,13 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
         A new dict in the v1 shape.
     """
     rule = RULES.get(entity, V1Rule())
+    placeholders = EMPTY.get(entity, {})
     out: dict[str, Any] = {}
     for key, value in rec.items():
         if key == "custom_fields":
             continue
+        if key in placeholders and _is_empty(value):
+            value = None  # v2 spec placeholder (see placeholders.py); v1 decides null or absent
         if key in rule.negated or key in rule.copied:
             for v1_key in rule.negated.get(key, ()):
                 out[v1_key] = not value
@@ -120,10 +128,10 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
             continue
         if key in _ADDRESS_KEYS:
             if isinstance(value, dict):
-                out[key] = value.get("value")
+                out[key] = value.get("value") or None
                 for part in _PARTS:
-                    out[f"{key}_{part}"] = value.get(part)
-                out[f"{key}_formatted_address"] = value.get("value")
+                    out[f"{key}_{part}"] = value.get(part) or None
+                out[f"{key}_formatted_address"] = value.get("value") or None
             continue
         if isinstance(value, str) and key.endswith("_time") and "T" in value:
             value = v2_to_v1(value)

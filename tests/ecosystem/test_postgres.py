@@ -47,7 +47,8 @@ def pg_pipeline(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     yield factory
     for pipeline in created:
         with pipeline.sql_client() as client:
-            client.drop_dataset() if client.has_dataset() else None
+            for schema in (pipeline.dataset_name, f"{pipeline.dataset_name}_staging"):
+                client.execute_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def run(pipeline: Any, server: Any, **source_kwargs: Any) -> Any:

@@ -117,7 +117,8 @@ def test_to_v1_flattens_deal(account: Account) -> None:
     assert "custom_fields" not in v1 and V1_TS.match(v1["update_time"])
     assert v1["user_id"] == deal["owner_id"] and v1["active"] is (not deal["is_deleted"])
     assert v1["deleted"] is deal["is_deleted"] and v1["visible_to"] == str(deal["visible_to"])
-    assert None not in (v1.get(k) for k in ("person_id", "org_id", "won_time", "first_won_time"))
+    for key in ("person_id", "org_id", "won_time", "lost_time", "first_won_time"):
+        assert key not in v1 or v1[key] not in (None, 0, ""), key  # spec-declared non-nullable: absent
     for key, ftype in types.items():
         value = deal["custom_fields"][key]
         if ftype == "monetary" and value:

@@ -700,12 +700,13 @@ class Sim:
 
     @property
     def base_url(self) -> str:
+        """`http://127.0.0.1:PORT` of the running server."""
         return str(self.server.base_url)
 
 
 def _pick_deals(account: Any) -> tuple[dict[str, int], str]:
     """Choose the deal whose flow/changelog/participants/followers/products are richest."""
-    deals = [d for d in account.ground_truth()["deals"] if not d.get("is_deleted")]
+    deals = [d for d in account.records("deals") if not d.get("is_deleted") and not d.get("is_archived")]
     assert deals, "the generated account has no deals"
     best, best_score = deals[0]["id"], -1
     for deal in deals[:300]:
@@ -729,7 +730,7 @@ def sim(request: pytest.FixtureRequest) -> Iterator[Sim]:
     spec_dir()
     account = Account.generate(size=request.param, seed=11)
     deal_ids, some = _pick_deals(account)
-    pipelines = account.ground_truth()["pipelines"]
+    pipelines = account.records("pipelines")
     # Burst limit and budget are lifted here: the 429s are exercised by their own test.
     with SimServer(account, token=TOKEN, plan="ultimate", burst_limit=1_000_000,
                    daily_budget=10**9) as server, requests.Session() as session:
@@ -871,6 +872,35 @@ def test_burst_429_matches_error_body() -> None:
         assert not violations, _fmt(violations)
 
 
+def test_budget_429_matches_error_body() -> None:
+    """A spent daily token budget yields 429s with the FACTS §8 body on both versions (FACTS §7)."""
+    from pipedrive_sim import Account, SimServer  # noqa: PLC0415
+
+    spec_dir()
+    account = Account.generate(size="tiny", seed=11)
+    # /api/v2/deals costs 10 tokens: a 25-token budget is spent after two or three requests.
+    with SimServer(account, token=TOKEN, burst_limit=1_000_000, daily_budget=25) as server, \
+            requests.Session() as session:
+        sim = Sim("tiny", account, server, session, {"rich": 1, "first": 1, "missing": MISSING_DEAL_ID}, 1, "1")
+        statuses = []
+        violations: list[Violation] = []
+        for case in (Case("budget v2 /deals", "v2", "/deals", expect=(200, 429), paged=False),
+                     Case("budget v2 /deals", "v2", "/deals", expect=(200, 429), paged=False),
+                     Case("budget v2 /deals", "v2", "/deals", expect=(200, 429), paged=False),
+                     Case("budget v1 /users", "v1", "/users", expect=(200, 429), paged=False)):
+            for prefix in SIM_PREFIXES[case.api]:
+                resp, found = fetch_and_validate(sim, case, prefix, case.path, {})
+                statuses.append(resp.status_code)
+                violations.extend(found)
+        ALL_VIOLATIONS.extend(violations)
+        # Whether a request costing more than the remainder still passes is not documented, so
+        # only the shape is asserted: some 200s, then 429 for everything (v1 included).
+        first = statuses.index(429) if 429 in statuses else len(statuses)
+        assert 0 < first < len(statuses) - 1, statuses
+        assert set(statuses[first:]) == {429}, statuses
+        assert not violations, _fmt(violations)
+
+
 def test_needed_get_operations_exist_in_spec() -> None:
     """Each needed endpoint is a GET operation of the current spec (catches typos in NEEDED_GET)."""
     missing = [(api, p) for api, paths in NEEDED_GET.items() for p in paths if p not in get_operations(api)]
@@ -880,8 +910,7 @@ def test_needed_get_operations_exist_in_spec() -> None:
 def test_every_needed_endpoint_is_served_and_covered(sim: Sim) -> None:
     """The simulator serves all needed GET operations, each answering 200 under every prefix.
 
-    Also lists (printed, `-s` to see) the spec GET operations of the needed set's families that
-    the simulator does not serve.
+    `test_every_served_route_has_fidelity_cases` prints the spec GET operations not served.
     """
     not_served = []
     for api, paths in NEEDED_GET.items():
@@ -898,6 +927,53 @@ def test_every_needed_endpoint_is_served_and_covered(sim: Sim) -> None:
     uncovered = [(api, p) for api, paths in NEEDED_GET.items() for p in paths if (api, p) not in covered]
     assert not uncovered, f"needed endpoints without a fidelity case: {uncovered}"
     assert not not_served, f"needed GET operations the simulator does not serve: {not_served}"
+
+
+def test_every_served_route_has_fidelity_cases() -> None:
+    """Every endpoint the simulator implements (its route table) is exercised by a list case.
+
+    Also prints the spec GET operations the simulator does not serve (`-s` to see them).
+    """
+    from pipedrive_sim.routes import ROUTES  # noqa: PLC0415
+
+    served = {(r.api, r.path) for r in ROUTES}
+    covered = {(c.api, c.path) for c in LIST_CASES}
+    assert not served - covered, f"served endpoints without a fidelity case: {sorted(served - covered)}"
+    not_in_spec = sorted(op for op in served if op[1] not in get_operations(op[0]))
+    assert not not_in_spec, f"served endpoints that are not GET operations of the spec: {not_in_spec}"
+    needed = {(api, p) for api, paths in NEEDED_GET.items() for p in paths}
+    assert not needed - served, f"needed endpoints missing from the route table: {sorted(needed - served)}"
+    unserved = sorted((api, p) for api in SPEC_FILES for p in get_operations(api) if (api, p) not in served)
+    print(f"\n{len(unserved)} spec GET operations not served by the simulator:")
+    for api, path in unserved:
+        print(f"  {api} GET {path}")
+
+
+def test_server_charges_spec_token_costs(sim: Sim) -> None:
+    """Each served request is charged its operation's `x-token-cost` (server.log, real requests)."""
+    from pipedrive_sim.costs import token_cost  # noqa: PLC0415
+
+    sim.server.reset_log()
+    case = Case("cost v1 /deals/{id}/flow", "v1", "/deals/{id}/flow", paged=False)
+    for case in (case, Case("cost v2 /deals", "v2", "/deals", paged=False),
+                 Case("cost v2 /pipelines", "v2", "/pipelines", paged=False),
+                 Case("cost v1 /users/me", "v1", "/users/me", paged=False)):
+        rel, params = _resolve(sim, case)
+        for prefix in SIM_PREFIXES[case.api]:
+            resp, _ = fetch_and_validate(sim, case, prefix, rel, params)
+            assert resp.status_code == 200
+    # The server may append the log entry just after sending the response
+    # (docs/sim-http-requests.md item 1), so give it a moment.
+    deadline = time.monotonic() + 5
+    while True:
+        entries = [e for e in sim.server.log if e.status == 200]
+        if len(entries) >= 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert len(entries) == 6, sim.server.log
+    for entry in entries:
+        api, template = entry.endpoint.split(" ", 1)
+        assert entry.token_cost == token_cost(api, "GET", template), entry
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -1010,3 +1086,20 @@ def test_harness_completeness_check_reports_missing_property() -> None:
     del body["data"][0]["person_id"]
     found = missing_documented_properties("v2", "/deals", "/deals", "", PayloadResponse(200, body))
     assert [(v.json_path, v.message) for v in found] == [("$.data[0]", "'person_id' is a required property")]
+
+
+@pytest.mark.parametrize(("api", "path", "prefix"), [
+    ("v2", "/deals", "/api/v2"), ("v2", "/activities", "/api/v2"), ("v1", "/leads", "/api/v1"),
+    ("v1", "/notes", "/v1"), ("v1", "/dealFields", "/v1"), ("v1", "/users", "/api/v1"),
+])
+def test_corrupted_simulator_payload_is_rejected(sim: Sim, api: str, path: str, prefix: str) -> None:
+    """Guard against a vacuous pass: a real simulator page passes, the same page with one
+    record's `id` turned into a list fails at exactly that path."""
+    resp = sim.session.get(f"{sim.base_url}{prefix}{path}", headers={"x-api-token": TOKEN}, timeout=30)
+    assert resp.status_code == 200, resp.text[:200]
+    body = resp.json()
+    assert not validate_payload(api, path, path, "", PayloadResponse(200, body))
+    assert body["data"], f"{path} returned no records to corrupt"
+    body["data"][0]["id"] = [body["data"][0]["id"]]
+    found = validate_payload(api, path, path, "", PayloadResponse(200, body))
+    assert "$.data[0].id" in {v.json_path for v in found}, found

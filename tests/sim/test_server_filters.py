@@ -143,3 +143,21 @@ def test_flow_items_and_all_changes(sim_server: SimServer, sim_session: requests
     default = sim_session.get(url, params={"limit": 500}).json()["data"]
     custom = [i for i in everything if i["object"] == "dealChange" and len(i["data"].get("field_key", "")) == 40]
     assert len(default) == len(everything) - len(custom)
+
+
+def test_custom_fields_parameter_limits_the_keys(sim_server: SimServer, sim_session: requests.Session) -> None:
+    url = f"{sim_server.base_url}/api/v2/deals"
+    deal = sim_session.get(url, params={"limit": 1}).json()["data"][0]
+    keys = sorted(deal["custom_fields"])[:2]
+    body = sim_session.get(url, params={"limit": 1, "custom_fields": ",".join(keys)}).json()
+    assert sorted(body["data"][0]["custom_fields"]) == keys
+    too_many = ",".join(f"{i:040x}" for i in range(16))
+    assert sim_session.get(url, params={"custom_fields": too_many}).status_code == 400
+
+
+def test_include_only_fields_need_include_fields(sim_server: SimServer, sim_session: requests.Session) -> None:
+    url = f"{sim_server.base_url}/api/v2/deals"
+    plain = sim_session.get(url, params={"limit": 1}).json()["data"][0]
+    assert "products_count" not in plain
+    extra = sim_session.get(url, params={"limit": 1, "include_fields": "products_count"}).json()["data"][0]
+    assert "products_count" in extra and "first_won_time" not in extra

@@ -75,3 +75,22 @@ def make_loader(tmp_path: Path) -> Callable[..., Loader]:
         return Loader(server.base_url, tmp_path / "pipelines", name)
 
     return factory
+
+
+def settled_log(server: Any, timeout: float = 1.0) -> list[Any]:
+    """The simulator's request log once the last entry is written.
+
+    The simulator records a request after sending its response, so a client can see the response
+    a moment before the entry exists.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    log = server.log
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        newer = server.log
+        if len(newer) == len(log):
+            return newer
+        log = newer
+    return log

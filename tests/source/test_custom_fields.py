@@ -158,3 +158,17 @@ def test_flatten_keeps_lists_and_flattens_dicts() -> None:
         "id": 1, "emails": [{"value": "a@b.c"}], "postal_address__value": "x",
         "postal_address__country": "EE", "first_won_time": None, "empty": None,
     }
+
+
+def test_custom_field_never_takes_a_builtin_record_key_missing_from_definitions() -> None:
+    """Deal `currency` and lead `was_seen` are not in /dealFields but are record keys."""
+    definitions = V2_DEFINITIONS + [
+        {"field_code": "5" * 40, "field_name": "Currency", "field_type": "varchar", "is_custom_field": True},
+        {"field_code": "6" * 40, "field_name": "Was seen", "field_type": "varchar", "is_custom_field": True},
+    ]
+    parsed = [parse_field_definition(raw, ApiVersion.V2) for raw in definitions]
+    mapper = CustomFieldMapper("deal", parsed, NAMING, {}, reserved_columns=("currency", "was_seen"))
+    lead = {"id": "x", "was_seen": True, "6" * 40: "custom", "currency": "EUR", "5" * 40: "c"}
+    row = mapper.transform(lead, ApiVersion.V1)
+    assert row["was_seen"] is True and row["currency"] == "EUR"
+    assert row[mapper.column_of("6" * 40)] == "custom" and row[mapper.column_of("5" * 40)] == "c"

@@ -120,3 +120,42 @@ def test_entities_are_immutable() -> None:
         ENTITIES[0].path = "/other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         ENTITIES[0].extra_params["x"] = "y"  # type: ignore[index]
+
+
+def _resolve(spec: dict, node: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        target = spec
+        for part in node["$ref"].split("/")[1:]:
+            target = target[part]
+        node = target
+    return node
+
+
+def _properties(spec: dict, node: dict) -> set[str]:
+    node = _resolve(spec, node)
+    names = set((node.get("properties") or {}).keys())
+    for part in node.get("allOf", []):
+        names |= _properties(spec, part)
+    return names
+
+
+def _item_keys(spec: dict, path: str) -> set[str]:
+    operation = spec["paths"][path]["get"]
+    body = _resolve(spec, operation["responses"]["200"]["content"]["application/json"]["schema"])
+    parts = [body] + [_resolve(spec, p) for p in body.get("allOf", [])]
+    data = next(_resolve(spec, p["properties"]["data"]) for p in parts if "data" in p.get("properties", {}))
+    keys = _properties(spec, data.get("items", data))
+    for param in operation.get("parameters", []):
+        param = _resolve(spec, param)
+        if param["name"] == "include_fields":
+            keys |= set(param["schema"].get("enum", []))
+    return keys
+
+
+def test_builtin_columns_cover_every_spec_record_key(specs: dict[str, dict]) -> None:
+    from pipedrive.builtin_columns import BUILTIN_COLUMNS
+
+    for entity in ENTITIES:
+        if entity.custom_field_set and not entity.path.endswith("archived"):
+            keys = _item_keys(specs[entity.api.value], entity.path)
+            assert keys <= BUILTIN_COLUMNS[entity.custom_field_set], (entity.name, keys - BUILTIN_COLUMNS[entity.custom_field_set])

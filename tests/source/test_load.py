@@ -44,6 +44,15 @@ def test_full_load_matches_ground_truth(sim_server: Any, make_loader: Callable[.
     lead_sources = Counter(row[0] for row in loader.rows("SELECT name FROM lead_sources"))
     assert lead_sources == Counter(r["name"] for r in truth["lead_sources"])
 
+    for field_set in FIELD_SETS:
+        definitions = sim_server.account.fields(field_set.name, field_set.api.value)
+        assert loader.rows(f"SELECT count(*) FROM {field_set.table}")[0][0] == len(definitions)
+    custom = sum(
+        1 for name in ("deal", "person", "organization", "activity", "product", "project")
+        for d in sim_server.account.fields(name, "v2") if d["is_custom_field"]
+    )
+    assert loader.rows("SELECT count(*) FROM custom_fields_mapping")[0][0] == custom
+
     # one table per entity and field set, no child tables (lists are json columns)
     expected_tables = {e.table for e in ENTITIES} | {f.table for f in FIELD_SETS} | {"custom_fields_mapping"}
     assert set(loader.pipeline.default_schema.data_table_names()) == expected_tables
@@ -284,3 +293,36 @@ def test_start_date_limits_the_first_run(sim_server: Any, make_loader: Callable[
         if not d["is_archived"] and d["update_time"] >= "2026-01-01T00:00:00Z"
     )
     assert _ids(loader, "deals") == expected and 0 < len(expected) < len(account.ground_truth()["deals"])
+
+
+def test_unfilterable_desc_listing_stops_at_the_cursor(sim_server: Any, make_loader: Callable[..., Loader]) -> None:
+    """/files cannot filter by update_time: newest first, stop at the first page older than the cursor."""
+    import dataclasses
+
+    from pipedrive.client import PipedriveClient
+    from pipedrive.entities import ENTITIES_BY_NAME
+    from pipedrive.resources import build_resources
+    from tests.source.conftest import SIM_TOKEN, settled_log
+
+    files = dataclasses.replace(ENTITIES_BY_NAME["files"], page_size=2)
+    loader = make_loader(sim_server)
+
+    def run() -> None:
+        client = PipedriveClient(SIM_TOKEN, sim_server.base_url)
+        info = loader.pipeline.run(build_resources(client, entities=[files], field_set_defs=[]), loader_file_format="jsonl")
+        assert not info.has_failed_jobs
+
+    run()
+    total = len(sim_server.account.ground_truth()["files"])
+    assert _ids(loader, "files") == sorted(f["id"] for f in sim_server.account.ground_truth()["files"])
+    full_pages = len([e for e in settled_log(sim_server) if e.endpoint == "v1 /files"])
+    assert full_pages >= total // 2
+    sim_server.account.clock.advance(minutes=1)
+    oldest = min(sim_server.account.ground_truth()["files"], key=lambda f: f["update_time"] or "")
+    sim_server.account.update("files", oldest["id"], {"name": "renamed file"})
+    sim_server.reset_log()
+    run()
+    # page 1: the updated file + the previous newest (cursor boundary, inclusive); page 2 is older
+    assert len([e for e in settled_log(sim_server) if e.endpoint == "v1 /files"]) == 2 < full_pages
+    assert loader.rows(f"SELECT name FROM files WHERE id = {oldest['id']}") == [("renamed file",)]
+    assert len(_ids(loader, "files")) == total

@@ -1,0 +1,102 @@
+"""Regenerates the summary table of `bench/RESULTS.md` from `bench/results/*.json`.
+
+Only the block between the `BEGIN GENERATED` / `END GENERATED` markers is rewritten; the
+analysis written by hand around it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .harness import RESULTS_DIR, RESULTS_MD
+
+BEGIN = "<!-- BEGIN GENERATED (bench/report.py) -->"
+END = "<!-- END GENERATED -->"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join("" if c is None else str(c) for c in cells) + " |"
+
+
+def _met(flag: Any) -> str:
+    return "met" if flag else "**missed**"
+
+
+def summary_lines() -> list[str]:
+    """Markdown lines of the generated block."""
+    lines = [BEGIN, "", "| benchmark | run | measured | bound / floor / minimum | ratio | target | result | date |",
+             "|---|---|---|---|---|---|---|---|"]
+    machine = None
+    eff = _load("efficiency")
+    if eff:
+        machine = machine or eff["machine"]
+        for s in eff["syncs"]:
+            lines.append(_row("1 efficiency", f"{eff['size']} {s['sync']}",
+                              f"{s['requests']:,} req / {s['tokens']:,} tok",
+                              f"{s['min_requests']:,} req / {s['min_tokens']:,} tok",
+                              f"{s['requests_ratio']} / {s['tokens_ratio']}", "<= 1.05 both",
+                              _met(s["meets_target"]), eff["date"]))
+    rl = _load("rate_limit")
+    if rl:
+        machine = machine or rl["machine"]
+        for s in rl["syncs"]:
+            lines.append(_row("2 rate limit", f"{rl['size']} {s['sync']} (Growth, {rl['latency_ms']:.0f} ms)",
+                              f"{s['wall_s']:,} s, {s['requests']:,} req, {s['responses_429']} x 429, "
+                              f"{s['blocked_403']} x 403", f"{s['growth_bound_s']:,} s", s["bound_ratio"],
+                              "<= 1.15, 429 < 1%, no 403", _met(s["meets_target"]), rl["date"]))
+    tp = _load("throughput")
+    if tp:
+        machine = machine or tp["machine"]
+        ours, floor = tp["ours"], tp["floor"]
+        lines.append(_row("3 throughput", f"{tp['size']}, 0 ms, no limit",
+                          f"{ours['records_per_s']:,.0f} rec/s, peak RSS {ours['peak_rss_mb']:,.0f} MB",
+                          f"floor {floor['records_per_s']:,.0f} rec/s", tp["ratio_to_floor"],
+                          ">= 0.9x floor, RSS <= 1 GB", _met(tp["meets_target"]), tp["date"]))
+    tap = _load("singer_tap")
+    if tap:
+        machine = machine or tap["machine"]
+        for c in tap["comparisons"]:
+            lines.append(_row("4 vs Singer tap", c["label"],
+                              f"ours {c['ours']['requests']:,} req / {c['ours']['tokens']:,} tok / {c['ours']['wall_s']:,} s",
+                              f"tap {c['tap']['requests']:,} req / {c['tap']['tokens']:,} tok / {c['tap']['wall_s']:,} s",
+                              f"{c['token_factor']}x fewer tok, {c['speed_factor']}x faster",
+                              ">= 5x tokens, >= 3x speed", _met(c["meets_target"]), tap["date"]))
+    sc = _load("scaling")
+    if sc:
+        machine = machine or sc["machine"]
+        for r in sc["runs"]:
+            lines.append(_row("5 scaling", f"{r['size']} {r['sync']}",
+                              f"{r['requests']:,} req / {r['tokens']:,} tok / {r['wall_s']:,} s",
+                              f"min {r.get('min_requests', 0):,} req / {r.get('min_tokens', 0):,} tok",
+                              f"{r.get('requests_ratio')} / {r.get('tokens_ratio')}", "(report)", "-", sc["date"]))
+    lines.append("")
+    if machine:
+        lines += [f"Machine: `{machine['uname']}`, {machine['cores']} cores, {machine['ram_gb']} GB RAM, "
+                  f"Python {machine['python']}, dlt {machine['dlt']}, source at git `{machine['git']}`.", ""]
+    lines.append(END)
+    return lines
+
+
+def refresh_results_md() -> None:
+    """Rewrites the generated block of RESULTS.md (creating the file if needed)."""
+    block = "\n".join(summary_lines())
+    if RESULTS_MD.exists():
+        text = RESULTS_MD.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            RESULTS_MD.write_text(head + block + tail)
+            return
+        RESULTS_MD.write_text(text.rstrip() + "\n\n" + block + "\n")
+        return
+    RESULTS_MD.write_text("# Benchmark results\n\n" + block + "\n")
+
+
+if __name__ == "__main__":
+    refresh_results_md()

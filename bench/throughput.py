@@ -1,0 +1,227 @@
+"""Benchmark 3: throughput when the API is fast, against the dlt floor.
+
+The `large` account served by the simulator in a separate process (zero latency, no burst
+limit), loaded twice into DuckDB with jsonl, each load in its own child process so its peak
+RSS and CPU are its own:
+
+- ours: the `pipedrive` source (all resources except the per-deal ones, see below);
+- floor: a minimal dlt pipeline that pages exactly the endpoints ours requested (same paths,
+  same query parameters, the same paging) and yields the raw pages with no processing.
+
+Records/s = rows our pipeline loaded / wall time of `pipeline.run`; both pipelines made the same
+requests, so the floor is rated on the same record count (its own row count differs slightly:
+it also stores the v1 field definitions raw). Targets: ours >= 0.9x the floor's
+records/s, peak RSS <= 1 GB. The dlt trace splits our time into extract, normalize and load.
+
+Per-deal endpoints (`/deals/{id}/...`, one request per deal) are request-bound, not
+record-bound: they are left out here by default and measured by benchmarks 1, 2 and 5.
+
+    .venv/bin/python -m bench.throughput [--size large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import harness
+
+NAME = "throughput"
+TARGET_FLOOR_RATIO = 0.9
+TARGET_RSS_BYTES = 2**30
+PER_DEAL_RESOURCES = ("deal_changes", "deal_stage_changes", "deal_participants", "deal_followers")
+PAGING_PARAMS = ("cursor", "start", "limit")
+
+
+# ----------------------------------------------------------------------------------- floor
+def endpoint_groups(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Endpoint -> distinct (path, non-paging params) listings from a simulator request log.
+
+    Args:
+        log: `/_sim/log` entries of our run.
+
+    Returns:
+        `"<api> <template>"` -> [{"path", "params", "limit"}] in first-request order.
+    """
+    groups: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for entry in log:
+        if entry["status"] != 200:
+            continue
+        params = {k: v for k, v in entry["params"].items() if k not in PAGING_PARAMS}
+        key = (entry["path"], json.dumps(params, sort_keys=True))
+        listing = groups.setdefault(entry["endpoint"], {}).setdefault(
+            key, {"path": entry["path"], "params": params, "limit": entry["params"].get("limit")})
+        if entry["params"].get("limit"):
+            listing["limit"] = entry["params"]["limit"]
+    return {endpoint: list(listings.values()) for endpoint, listings in groups.items()}
+
+
+def floor_source(base_url: str, groups: dict[str, list[dict[str, Any]]]) -> Any:
+    """A minimal dlt source: one resource per endpoint yielding raw pages, no processing."""
+    import dlt
+    from dlt.sources.helpers.rest_client import RESTClient
+    from dlt.sources.helpers.rest_client.paginators import BasePaginator
+
+    class CursorOrOffset(BasePaginator):
+        """v2 `next_cursor` or v1 `more_items_in_collection` paging, whichever the body has."""
+
+        def __init__(self, limit: int | None) -> None:
+            super().__init__()
+            self.limit = limit
+            self.start = 0
+            self.cursor: str | None = None
+
+        def update_state(self, response: Any, data: Any = None) -> None:
+            additional = response.json().get("additional_data") or {}
+            pagination = additional.get("pagination", additional) if isinstance(additional, dict) else {}
+            if additional.get("next_cursor"):
+                self.cursor = additional["next_cursor"]
+            elif pagination.get("more_items_in_collection"):
+                self.start = pagination.get("next_start") or self.start + int(pagination.get("limit") or 0)
+            else:
+                self._has_next_page = False
+
+        def update_request(self, request: Any) -> None:
+            request.params = dict(request.params or {})
+            if self.cursor:
+                request.params["cursor"] = self.cursor
+            else:
+                request.params["start"] = self.start
+
+    client = RESTClient(base_url=base_url, headers={"x-api-token": harness.TOKEN})
+
+    def make(endpoint: str, listings: list[dict[str, Any]]) -> Any:
+        def pages() -> Iterator[Any]:
+            for listing in listings:
+                params = dict(listing["params"])
+                if listing["limit"]:
+                    params["limit"] = listing["limit"]
+                selector = "data.goals" if listing["path"].endswith("/goals/find") else "data"
+                yield from client.paginate(listing["path"], params=params, data_selector=selector,
+                                           paginator=CursorOrOffset(listing["limit"]))
+
+        table = endpoint.replace(" ", "_").replace("/", "_").replace("{", "").replace("}", "").strip("_")
+        return dlt.resource(pages, name=table, write_disposition="replace")
+
+    @dlt.source(name="floor", max_table_nesting=0)
+    def floor() -> Any:
+        return [make(endpoint, listings) for endpoint, listings in groups.items()]
+
+    return floor()
+
+
+# ----------------------------------------------------------------------------------- workers
+def worker(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_file: Path | None) -> dict[str, Any]:
+    """One measured load in this (child) process; returns its numbers.
+
+    Args:
+        kind: `ours` or `floor`.
+        base_url: Simulator URL.
+        work: Scratch directory.
+        exclude: Resources ours leaves out.
+        groups_file: JSON of `endpoint_groups` (floor only).
+    """
+    pipeline = harness.make_pipeline(work, kind)
+    if kind == "ours":
+        run = harness.pipedrive_run(pipeline, base_url, exclude=exclude)
+    else:
+        groups = json.loads(Path(groups_file).read_text())  # type: ignore[arg-type]
+        run = harness.run_measured(pipeline, floor_source(base_url, groups))
+    out = run.as_dict()
+    out["peak_rss_mb"] = round(harness.max_rss_bytes() / 2**20, 1)
+    out["cpu_s"] = round(harness.cpu_seconds(), 1)
+    out["records_per_s"] = round(run.total_rows / run.wall_s, 1) if run.wall_s else None
+    return out
+
+
+def _spawn(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_file: Path | None) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.throughput", "--worker", kind, "--base-url", base_url, "--work", str(work),
+           "--exclude", ",".join(exclude)]
+    if groups_file is not None:
+        cmd += ["--groups", str(groups_file)]
+    done = subprocess.run(cmd, cwd=harness.REPO_ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(size: str = "large", exclude: Sequence[str] | None = None) -> dict[str, Any]:
+    """Ours vs the floor on one simulator process.
+
+    Args:
+        size: Account size the simulator generates.
+        exclude: Resources ours leaves out (default: the per-deal ones the source has).
+    """
+    available = set(harness.source_resource_names())
+    if exclude is None:
+        exclude = [r for r in PER_DEAL_RESOURCES if r in available]
+    work = harness.workdir(NAME)
+    try:
+        with harness.subprocess_sim(size) as sim:
+            sim.reset_log()
+            ours = _spawn("ours", sim.base_url, work, exclude, None)
+            ours.update({k: v for k, v in harness.server_counts(sim.stats()).items() if k != "by_endpoint"})
+            print(f"  ours: {ours['rows']:,} rows in {ours['wall_s']:.1f} s", flush=True)
+            groups = endpoint_groups(harness._control(sim.base_url, "GET", "/_sim/log"))
+            groups_file = work / "groups.json"
+            groups_file.write_text(json.dumps(groups))
+            sim.reset_log()
+            floor = _spawn("floor", sim.base_url, work, (), groups_file)
+            floor.update({k: v for k, v in harness.server_counts(sim.stats()).items() if k != "by_endpoint"})
+            print(f"  floor: {floor['rows']:,} rows in {floor['wall_s']:.1f} s", flush=True)
+    finally:
+        harness.cleanup(work)
+    # both made the same requests, so both fetched the same API records: rate them on one count
+    floor["records_per_s"] = round(ours["rows"] / floor["wall_s"], 1) if floor["wall_s"] else None
+    ratio = harness.ratio(ours["records_per_s"] or 0, floor["records_per_s"] or 0)
+    return {
+        "size": size, "latency_ms": 0, "burst_limit": "none", "excluded_resources": list(exclude),
+        "ours": ours, "floor": floor, "ratio_to_floor": ratio,
+        "target": f"records/s >= {TARGET_FLOOR_RATIO} x floor, peak RSS <= 1 GB",
+        "meets_target": bool(ratio is not None and ratio >= TARGET_FLOOR_RATIO
+                             and ours["peak_rss_mb"] * 2**20 <= TARGET_RSS_BYTES),
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    """Prints the summary."""
+    rows = []
+    for kind in ("ours", "floor"):
+        r = result[kind]
+        steps = r["steps_s"]
+        rows.append([kind, r["rows"], r["requests"], r["wall_s"], r["records_per_s"], r["peak_rss_mb"],
+                     steps.get("extract"), steps.get("normalize"), steps.get("load")])
+    harness.print_table(f"Throughput, {result['size']} account, 0 ms latency, no limit (ratio {result['ratio_to_floor']})",
+                        ["pipeline", "rows", "requests", "wall s", "rec/s", "peak RSS MB", "extract s",
+                         "normalize s", "load s"], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """Command line entry point (also the worker entry point)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="large")
+    parser.add_argument("--exclude", default=None, help="comma-separated resources ours leaves out")
+    parser.add_argument("--worker", choices=("ours", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--groups", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    exclude = None if args.exclude is None else [e for e in args.exclude.split(",") if e]
+    if args.worker:
+        out = worker(args.worker, args.base_url, Path(args.work), exclude or (),
+                     Path(args.groups) if args.groups else None)
+        print(json.dumps(out))
+        return None
+    result = run(args.size, exclude)
+    report(result)
+    harness.write_result(NAME, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

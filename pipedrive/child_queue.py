@@ -1,0 +1,161 @@
+"""A persistent queue of deals that still need their per-deal children, kept in dlt state.
+
+Per-deal endpoints cost 10-40 tokens per deal, so one run may not afford every changed deal.
+Each deal-child transformer keeps its own queue in its dlt resource state: deals enter in the
+order the deals listing yields them (oldest `update_time` first), are taken from the head while
+the run's token budget allows, and whatever is left is committed with the load package, so the
+next run continues exactly there. A deal that changes again while queued keeps its place (it is
+fetched once, with its latest data).
+
+dlt has no queue primitive and its `incremental` keeps one cursor per resource, which cannot
+express "these 40,000 deals are still owed"; hence this small hand-written structure.
+
+State layout (JSON, compact because a backfill may queue 100k deals):
+`{"pending": {"<deal id>": <entry>}, "sinces": [...], "boundary": {...}}` where
+`entry = since_index * 2 + deleted_bit` and `sinces[since_index]` is the lower bound of the
+change time still owed for that deal (None: its whole history).
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, List, MutableMapping, Optional
+
+import orjson
+
+PENDING_KEY = "pending"
+SINCES_KEY = "sinces"
+BOUNDARY_KEY = "boundary"
+
+
+@dataclass(frozen=True)
+class QueuedDeal:
+    """A deal taken from the queue.
+
+    Attributes:
+        deal_id: The deal id.
+        since: Oldest change time (v1 format) still owed for this deal; None: all history.
+        deleted: The deal was deleted in Pipedrive when it was queued.
+    """
+
+    deal_id: int
+    since: Optional[str]
+    deleted: bool
+
+
+def deal_fingerprint(deal: Any) -> str:
+    """Short digest of a deal row: tells a re-listed, unchanged deal from one changed again
+    within the same second (Pipedrive timestamps have one-second resolution)."""
+    payload = orjson.dumps(deal, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(payload, digest_size=8).hexdigest()
+
+
+class DealQueue:
+    """Ordered, de-duplicated queue of deal ids backed by a resource-state dict.
+
+    Works on an in-memory `OrderedDict` (O(1) pops from the head; popping the head of a plain
+    dict repeatedly is quadratic in CPython) and writes it back to the state on `save()`.
+    All methods are thread-safe.
+
+    Args:
+        state: The transformer's `dlt.current.resource_state()` (updated in place).
+    """
+
+    def __init__(self, state: MutableMapping[str, Any]) -> None:
+        self._state = state
+        self._lock = threading.RLock()
+        self._sinces: List[Optional[str]] = list(state.get(SINCES_KEY) or [])
+        self._pending: "OrderedDict[int, int]" = OrderedDict(
+            (int(deal_id), int(entry)) for deal_id, entry in (state.get(PENDING_KEY) or {}).items()
+        )
+        boundary = state.get(BOUNDARY_KEY) or {}
+        self._boundary_time: Optional[str] = boundary.get("update_time")
+        self._boundary: Dict[str, str] = dict(boundary.get("fingerprints") or {})
+        self.previous_boundary: Optional[str] = self._boundary_time
+        """Newest deal `update_time` seen by earlier runs (None on the first run)."""
+        self.resumed = len(self._pending)
+        """Deals left over by earlier runs."""
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def is_new(self, deal_id: int, update_time: Optional[str], fingerprint: str) -> bool:
+        """Whether a listed deal carries news, remembering it if so.
+
+        The deals cursor is inclusive (`updated_since` = last cursor value), so every run lists
+        the newest deal(s) of the previous run again; those are skipped unless their row differs.
+
+        Args:
+            deal_id: Deal id.
+            update_time: The deal's `update_time` as listed (one timestamp format per queue).
+            fingerprint: `deal_fingerprint` of the listed row.
+        """
+        with self._lock:
+            if update_time is None:
+                return True
+            current = self._boundary_time
+            if current is None or update_time > current:
+                self._boundary_time = update_time
+                self._boundary = {str(deal_id): fingerprint}
+                return True
+            if update_time == current:
+                if self._boundary.get(str(deal_id)) == fingerprint:
+                    return False
+                self._boundary[str(deal_id)] = fingerprint
+            return True
+
+    def _since_index(self, since: Optional[str]) -> int:
+        if since not in self._sinces:
+            self._sinces.append(since)
+        return self._sinces.index(since)
+
+    def push(self, deal_id: int, since: Optional[str], deleted: bool = False) -> None:
+        """Queues a deal at the tail, or updates it in place when already queued.
+
+        A deal already queued keeps its position and the older of the two `since` values, so
+        nothing it owes is lost and it is fetched once.
+        """
+        with self._lock:
+            known = self._pending.get(deal_id)
+            if known is not None:
+                old_since = self._sinces[known // 2]
+                if old_since is None or (since is not None and old_since <= since):
+                    since = old_since
+            self._pending[deal_id] = self._since_index(since) * 2 + int(deleted)
+
+    def push_front(self, deals: List[QueuedDeal]) -> None:
+        """Puts deals taken from the queue back at its head, in their order."""
+        with self._lock:
+            for deal in reversed(deals):
+                self._pending[deal.deal_id] = self._since_index(deal.since) * 2 + int(deal.deleted)
+                self._pending.move_to_end(deal.deal_id, last=False)
+
+    def discard(self, deal_id: int) -> None:
+        """Removes a deal (it needs no request any more, e.g. its products were all removed)."""
+        with self._lock:
+            self._pending.pop(deal_id, None)
+
+    def pop(self) -> Optional[QueuedDeal]:
+        """Takes the oldest deal, or None when the queue is empty."""
+        with self._lock:
+            if not self._pending:
+                return None
+            deal_id, entry = self._pending.popitem(last=False)
+            return QueuedDeal(deal_id, self._sinces[entry // 2], bool(entry % 2))
+
+    def save(self) -> None:
+        """Writes the queue back into the resource state (unused `since` values dropped)."""
+        with self._lock:
+            used = sorted({entry // 2 for entry in self._pending.values()})
+            remap = {old: new for new, old in enumerate(used)}
+            self._sinces = [self._sinces[i] for i in used]
+            for deal_id, entry in self._pending.items():
+                self._pending[deal_id] = remap[entry // 2] * 2 + entry % 2
+            self._state[SINCES_KEY] = list(self._sinces)
+            self._state[PENDING_KEY] = {str(k): v for k, v in self._pending.items()}
+            self._state[BOUNDARY_KEY] = {
+                "update_time": self._boundary_time,
+                "fingerprints": dict(self._boundary),
+            }

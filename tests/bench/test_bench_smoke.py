@@ -1,0 +1,69 @@
+"""Smoke test of the benchmark harness: every benchmark's core function on the `tiny` account.
+
+Benchmarks report numbers and do not pass or fail; this test only checks that each one still
+runs end to end and produces sane, self-consistent numbers, so the harness cannot rot.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+
+from bench import efficiency, minimum, rate_limit, scaling, singer_tap, throughput
+from pipedrive_sim import Account
+
+
+@pytest.fixture
+def tiny() -> Any:
+    return Account.generate(size="tiny", seed=1)
+
+
+def test_minimum_counts_every_listing_once(tiny: Any) -> None:
+    full = minimum.minimum(tiny, ["deals", "persons", "files", "call_logs", "goals"])
+    assert full.by_endpoint["v2 /deals"]["requests"] == 1
+    assert full.by_endpoint["v1 /goals/find"]["requests"] == 2  # active + inactive
+    assert full.by_endpoint["v1 /callLogs"]["tokens"] == 20
+    assert full.tokens == sum(e["tokens"] for e in full.by_endpoint.values())
+
+
+def test_efficiency_core(tiny: Any) -> None:
+    result = efficiency.run(account=tiny, fraction=0.01)
+    full, incremental = result["syncs"]
+    assert full["requests"] > 0 and full["rows"] > 0 and full["load_ok"]
+    assert full["min_requests"] > 0 and full["requests_ratio"] is not None
+    assert incremental["requests"] < full["requests"]
+    assert incremental["changed"]["deals"] >= 1
+
+
+def test_rate_limit_core(tiny: Any) -> None:
+    result = rate_limit.run(account=tiny, latency_ms=10, fractions=())
+    (full,) = result["syncs"]
+    assert full["requests"] > 0 and full["bound_ratio"] > 0
+    assert full["blocked_403"] == 0
+
+
+def test_scaling_core(tiny: Any) -> None:
+    result = scaling.run(sizes=["tiny"], fractions=[0.1], extract_only=["tiny"], accounts={"tiny": tiny})
+    assert [r["sync"] for r in result["runs"]] == ["full", "incremental 10.0%"]
+    assert all(r["tokens"] > 0 for r in result["runs"])
+
+
+def test_throughput_core() -> None:
+    result = throughput.run(size="tiny")
+    assert result["ours"]["rows"] > 0 and result["floor"]["rows"] > 0
+    assert result["ours"]["requests"] == result["floor"]["requests"]  # the floor replays our requests
+    assert result["ours"]["peak_rss_mb"] > 0 and result["ratio_to_floor"] > 0
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git for machine facts")
+def test_singer_tap_core(tiny: Any) -> None:
+    try:
+        singer_tap.ensure_tap_venv()
+    except Exception as exc:  # noqa: BLE001 - no package index: nothing to compare against
+        pytest.skip(f"cannot install {singer_tap.TAP_PACKAGE}: {exc}")
+    result = singer_tap.run(sizes=["tiny"], latency_ms=0, tap_timeout_s=300, accounts={"tiny": tiny})
+    (comparison,) = result["comparisons"]
+    assert comparison["tap"]["requests"] > 0 and comparison["tap_measured"]["records"] > 0
+    assert comparison["ours"]["tokens"] > 0 and comparison["token_factor"] > 0

@@ -1,0 +1,62 @@
+"""Fixtures of the deal-children tests: the source against the simulator into DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.source.conftest import Loader, settled_log
+
+DEAL_LISTINGS = ("deals", "deals_archived")
+SNAPSHOT_CHILDREN = ("deal_products", "deal_participants", "deal_followers")
+ALL_CHILDREN = ("deal_products", "deal_changes", "deal_stage_changes", "deal_participants", "deal_followers")
+
+
+def child_resources(*names: str, archived: bool = True) -> tuple[str, ...]:
+    """Resource names for a run of the deal listings plus the given children (and their
+    archived twins)."""
+    out = list(DEAL_LISTINGS if archived else DEAL_LISTINGS[:1])
+    for name in names:
+        out.append(name)
+        if archived:
+            out.append(f"{name}_archived")
+    return tuple(out)
+
+
+@pytest.fixture(autouse=True)
+def _dlt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No telemetry, fast retries, no config leaking in from the working directory."""
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0")
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "1")
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def make_loader(tmp_path: Path) -> Callable[..., Loader]:
+    """Factory: `make_loader(server)` -> `Loader` (DuckDB, dev_mode) under tmp_path."""
+
+    def factory(server: Any, name: str = "pd_children") -> Loader:
+        return Loader(server.base_url, tmp_path / "pipelines", name)
+
+    return factory
+
+
+def requests_to(server: Any, endpoint: str) -> list[Any]:
+    """Log entries of one endpoint (`"v2 /deals/products"`), settled."""
+    return [entry for entry in settled_log(server) if entry.endpoint == endpoint]
+
+
+def deal_id_of(entry: Any) -> int:
+    """Deal id in the path of a per-deal request (`/api/v1/deals/7/changelog` -> 7)."""
+    parts = entry.path.strip("/").split("/")
+    return int(parts[parts.index("deals") + 1])
+
+
+def batch_ids(entry: Any) -> list[int]:
+    """Deal ids of a batched `/deals/products?deal_ids=` request."""
+    return [int(p) for p in entry.params["deal_ids"].split(",")]

@@ -1,0 +1,149 @@
+"""PipedriveClient against the simulator: paginators, counters, rate limiting, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pytest
+
+from pipedrive.client import PipedriveClient
+from pipedrive.config import resolve_base_url, validate_api_token
+from pipedrive.entities import ENTITIES_BY_NAME, ApiVersion, Paging
+from pipedrive.errors import (
+    AuthenticationError,
+    BlockedByCloudflareError,
+    DailyBudgetExceededError,
+    NotFoundError,
+    PipedriveConfigError,
+    ServerError,
+    TokenBudgetExceededError,
+    error_for_response,
+)
+from tests.source.conftest import SIM_TOKEN, settled_log
+
+
+def _client(server: Any, **kwargs: Any) -> PipedriveClient:
+    return PipedriveClient(kwargs.pop("token", SIM_TOKEN), server.base_url, **kwargs)
+
+
+def _all(client: PipedriveClient, path: str, **kwargs: Any) -> list[dict]:
+    return [row for page in client.paginate(path, **kwargs) for row in page]
+
+
+@pytest.mark.parametrize(
+    "path, api, paging, entity",
+    [
+        ("/deals", ApiVersion.V2, Paging.CURSOR, "deals"),  # v2 cursor
+        ("/notes", ApiVersion.V1, Paging.OFFSET, "notes"),  # v1 additional_data.pagination
+        ("/leads", ApiVersion.V1, Paging.OFFSET, "leads"),  # v1 flat additional_data, no next_start
+        ("/callLogs", ApiVersion.V1, Paging.OFFSET, "call_logs"),
+    ],
+)
+def test_paginators_read_every_row_once(sim_server: Any, path: str, api: ApiVersion, paging: Paging, entity: str) -> None:
+    client = _client(sim_server)
+    params = {"status": "open,won,lost,deleted"} if path == "/deals" else None
+    rows = _all(client, path, api=api, paging=paging, page_size=3, token_cost=7, params=params)
+    truth = sim_server.account.ground_truth()[entity]
+    expected = [r["id"] for r in truth if not r.get("is_archived")]
+    assert sorted(r["id"] for r in rows) == sorted(expected)
+    pages = len(settled_log(sim_server))
+    assert pages == -(-len(expected) // 3) or pages == -(-len(expected) // 3) + 1  # trailing empty page at most
+    assert client.stats.requests == pages and client.stats.tokens == 7 * pages
+    assert client.stats.by_endpoint[f"{api.value} {path}"].requests == pages
+
+
+def test_rate_limiter_follows_headers_and_burst_429s_are_retried(make_sim: Callable[..., Any]) -> None:
+    server = make_sim(burst_limit=4)
+    client = _client(server)
+    rows = _all(client, "/deals", page_size=4, token_cost=10, params={"status": "open,won,lost,deleted"})
+    assert len(rows) == len([d for d in server.account.ground_truth()["deals"] if not d["is_archived"]])
+    assert client.rate_limiter.limit == 4
+    assert client.rate_limiter.waits > 0  # slowed down before the window ran out
+    assert client.stats.rate_limited == server.stats()["responses_429"]
+
+
+def test_authentication_error_is_one_line_without_token(sim_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "wrong-token-0123456789abcdef0123456789ab"
+    client = _client(sim_server, token=secret)
+    with caplog.at_level(logging.DEBUG), pytest.raises(AuthenticationError) as error:
+        _all(client, "/deals")
+    message = str(error.value)
+    assert "401" in message and "/api/v2/deals" in message and "\n" not in message
+    assert secret not in message and secret not in caplog.text
+    assert len(settled_log(sim_server)) == 1  # 401 is not retried
+
+
+def test_server_errors_are_retried_then_succeed(sim_server: Any) -> None:
+    sim_server.faults.add("error", path=r"/api/v2/stages", count=2, status=503)
+    client = _client(sim_server)
+    rows = _all(client, "/stages", token_cost=5)
+    assert len(rows) == len(sim_server.account.ground_truth()["stages"])
+    assert client.stats.requests == 3 and client.stats.tokens == 15
+
+
+def test_persistent_server_error_maps_to_server_error(sim_server: Any) -> None:
+    sim_server.faults.add("error", path=r"/api/v2/stages", count=None, status=500)
+    with pytest.raises(ServerError, match="500 on GET /api/v2/stages"):
+        _all(_client(sim_server), "/stages")
+
+
+def test_daily_budget_is_not_retried(make_sim: Callable[..., Any]) -> None:
+    server = make_sim(burst_limit=1_000_000, daily_budget=25)
+    client = _client(server)
+    with pytest.raises(DailyBudgetExceededError, match="daily"):
+        for _ in range(5):
+            _all(client, "/deals", token_cost=10, params={"status": "open"})
+    statuses = [entry.status for entry in settled_log(server)]
+    assert statuses.count(429) == 1
+
+
+def test_token_cap_stops_before_spending(sim_server: Any) -> None:
+    client = _client(sim_server, max_tokens_per_run=25)
+    with pytest.raises(TokenBudgetExceededError):
+        _all(client, "/deals", page_size=1, token_cost=10, params={"status": "open"})
+    assert client.stats.tokens == 20 and len(settled_log(sim_server)) == 2
+
+
+def test_not_found_maps_to_not_found(sim_server: Any) -> None:
+    with pytest.raises(NotFoundError):
+        _all(_client(sim_server), "/noSuchEndpoint", api=ApiVersion.V1, paging=Paging.NONE)
+
+
+def test_cloudflare_html_403_is_recognised() -> None:
+    import requests
+
+    response = requests.models.Response()
+    response.status_code = 403
+    response.headers["content-type"] = "text/html"
+    response._content = b"<!DOCTYPE html><html><title>Attention Required! | Cloudflare</title></html>"
+    assert isinstance(error_for_response(response, "/api/v2/deals"), BlockedByCloudflareError)
+
+
+def test_paginate_entity_sends_entity_params(sim_server: Any) -> None:
+    client = _client(sim_server)
+    list(client.paginate_entity(ENTITIES_BY_NAME["files"]))
+    params = settled_log(sim_server)[0].params
+    assert params["sort"] == "update_time DESC" and params["limit"] == "100"
+
+
+@pytest.mark.parametrize("token", ["", "   ", "has space inside token", "short", "tok\nen-with-newline"])
+def test_malformed_tokens_are_rejected_without_echo(token: str) -> None:
+    with pytest.raises(PipedriveConfigError) as error:
+        validate_api_token(token)
+    assert "\n" not in str(error.value)
+    if token.strip():
+        assert token.strip() not in str(error.value)
+
+
+def test_base_url_resolution() -> None:
+    assert resolve_base_url(None, "http://127.0.0.1:8765/") == "http://127.0.0.1:8765"
+    assert resolve_base_url(None, "https://x.example/api/v2") == "https://x.example"
+    assert resolve_base_url("acme", None) == "https://acme.pipedrive.com"
+    assert resolve_base_url("https://Acme.pipedrive.com/", None) == "https://acme.pipedrive.com"
+    assert resolve_base_url(None, None) == "https://api.pipedrive.com"
+    for bad_domain in ("acme corp", "-acme", "acme_"):
+        with pytest.raises(PipedriveConfigError):
+            resolve_base_url(bad_domain, None)
+    with pytest.raises(PipedriveConfigError):
+        resolve_base_url(None, "ftp://host")
