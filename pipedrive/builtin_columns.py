@@ -1,7 +1,8 @@
-"""Built-in record keys per field set, from the item schemas of the official specs.
+"""Built-in record keys per table, from the item schemas of the official specs.
 
-A custom field never takes one of these column names, even when the `*Fields` endpoint does not
-list the built-in (e.g. deal `currency`, or the lead keys that share the deal field set).
+Two uses: a custom field never takes one of these column names, even when the `*Fields` endpoint
+does not list the built-in (deal `currency`, the lead keys that share the deal field set); and
+`schema_hints` types the known columns of a table before its first row arrives.
 """
 
 from typing import FrozenSet, Mapping
@@ -62,13 +63,22 @@ _NOTE = (
     "user_id"
 )
 
-BUILTIN_COLUMNS: Mapping[str, FrozenSet[str]] = {
-    "deal": frozenset(_DEAL.split()) | frozenset(_LEAD.split()),
-    "lead": frozenset(_LEAD.split()),
-    "person": frozenset(_PERSON.split()),
-    "organization": frozenset(_ORGANIZATION.split()),
-    "activity": frozenset(_ACTIVITY.split()),
-    "product": frozenset(_PRODUCT.split()),
-    "project": frozenset(_PROJECT.split()),
-    "note": frozenset(_NOTE.split()),
+_TASK = (
+    "add_time assignee_ids creator_id description due_date id is_done is_milestone "
+    "marked_as_done_time parent_task_id priority project_id start_date title update_time"
+)
+# the lead `value` object is flattened into these columns
+_LEAD_FLATTENED = "value__amount value__currency"
+
+RECORD_KEYS: Mapping[str, FrozenSet[str]] = {
+    "deals": frozenset(_DEAL.split()),
+    "leads": frozenset(_LEAD.split()) | frozenset(_LEAD_FLATTENED.split()),
+    "persons": frozenset(_PERSON.split()),
+    "organizations": frozenset(_ORGANIZATION.split()),
+    "activities": frozenset(_ACTIVITY.split()),
+    "products": frozenset(_PRODUCT.split()),
+    "projects": frozenset(_PROJECT.split()),
+    "tasks": frozenset(_TASK.split()),
+    "notes": frozenset(_NOTE.split()),
 }
+"""Top-level record keys per table (v2 item schema + `include_fields`, v1 item schema)."""

@@ -13,7 +13,7 @@ sharing one `update_time` larger than a chunk cannot make the loop spin in place
 """
 
 from dataclasses import replace
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 import dlt
 
@@ -22,6 +22,8 @@ from .entities import Entity
 
 PENDING_KEY = "chunk_pending"
 """Resource-state flag: True when the last run stopped before the end of the listing."""
+WAS_PENDING_KEY = "chunk_was_pending"
+"""Resource-state flag: `chunk_pending` as the previous run left it (stable during a run)."""
 
 
 def with_page_size(entities: Sequence[Entity], page_size: Optional[int]) -> Tuple[Entity, ...]:
@@ -52,7 +54,9 @@ def limit_pages(
 ) -> Iterator[TDataPage]:
     """Passes on at most `max_pages` pages of an ascending listing, then stops at a page end.
 
-    Must run inside a dlt resource (it writes `chunk_pending` into the resource state).
+    Must run inside a dlt resource. Before the first page it copies how the previous run ended
+    to `chunk_was_pending` (`history_floor` reads it); when the listing stops it writes
+    `chunk_pending`.
 
     Args:
         pages: Pages of raw records sorted by ascending `cursor_field`.
@@ -65,9 +69,10 @@ def limit_pages(
         The pages, unchanged.
     """
     state = dlt.current.resource_state()
-    state[PENDING_KEY] = False
+    state[WAS_PENDING_KEY] = bool(state.get(PENDING_KEY))
     if max_pages is None:
         yield from pages
+        state[PENDING_KEY] = False
         return
     count = 0
     last: Optional[Any] = None
@@ -85,6 +90,39 @@ def limit_pages(
             if close is not None:
                 close()
             return
+    state[PENDING_KEY] = False
+
+
+FLOOR_KEY = "history_floor"
+"""Child-resource state: newest parent cursor below which every change is already loaded."""
+
+
+def history_floor(
+    child_state: MutableMapping[str, Any], previous_boundary: Optional[str], parent: str
+) -> Optional[str]:
+    """The cursor below which a history child (e.g. deal changes) already holds every change.
+
+    A child that reads only changes newer than its previous run's newest parent row is right
+    only when that run listed every parent row up to it. In a chunked backfill chunk `k` lists
+    parents never listed before (their old changes were never read), so the floor advances to
+    the previous run's boundary only when the parent's previous run ended its listing; during
+    a backfill it stays where the backfill started (None on the first one: whole history).
+
+    Call it once per run, when the child first sees a parent page.
+
+    Args:
+        child_state: The child's resource state (the floor is kept there).
+        previous_boundary: Newest parent cursor value seen by the child's previous runs.
+        parent: Resource name of the parent listing (e.g. `deals`).
+
+    Returns:
+        The floor to read changes from (None: every change).
+    """
+    resources = dlt.current.source_state().get("resources") or {}
+    parent_state = resources.get(parent) or {}
+    if FLOOR_KEY not in child_state or not parent_state.get(WAS_PENDING_KEY):
+        child_state[FLOOR_KEY] = previous_boundary
+    return child_state[FLOOR_KEY]  # type: ignore[no-any-return]
 
 
 def pending_resources(source_state: Mapping[str, Any]) -> List[str]:

@@ -294,11 +294,17 @@ class DealChildReader:
 
     # -- the transformer body ----------------------------------------------------------------
     def __call__(self, page: TDataPage) -> Iterator[Any]:
-        """Transformer body: tombstones first, then the deferred fetches."""
+        """Transformer body: tombstones first, then the deferred fetches.
+
+        Every item is marked with the table name: a transformer's items otherwise inherit the
+        meta of the parent's page, and the deals pages carry column hints (custom fields) that
+        dlt would merge into this table and recompute its schema for every item.
+        """
         tombstones = self.enqueue(page)
         if tombstones:
-            yield tombstones
-        yield from self.drain()
+            yield dlt.mark.with_table_name(tombstones, self.entity.table)
+        for fetch in self.drain():
+            yield dlt.mark.with_table_name(fetch, self.entity.table)
 
 
 def _write_hints(entity: Entity) -> Dict[str, Any]:
@@ -349,7 +355,7 @@ def derived_stage_resource(
     def read_stage_changes(rows: TDataPage) -> Iterator[TDataPage]:
         stage_rows = stage_change_rows(rows, context.stage_pipelines() if rows else {})
         if stage_rows:
-            yield stage_rows
+            yield dlt.mark.with_table_name(stage_rows, entity.table)  # not the parent's table
 
     return dlt.transformer(
         read_stage_changes,

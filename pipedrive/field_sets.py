@@ -6,17 +6,23 @@ once per run even though deals, archived deals, leads and archived leads all nee
 """
 
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set
 
 import dlt
 from dlt.common.normalizers.naming import NamingConvention
 
-from .builtin_columns import BUILTIN_COLUMNS
+from .builtin_columns import RECORD_KEYS
 from .client import PipedriveClient
 from .custom_fields import CustomFieldMapper, FieldDefinition, parse_field_definition
-from .entities import FIELD_SETS_BY_NAME, FieldSet
+from .entities import ENTITIES, FIELD_SETS_BY_NAME, FieldSet
 
 STATE_KEY = "custom_fields"
+
+
+def reserved_columns(field_set: str) -> Set[str]:
+    """Built-in record keys of every table whose records the field set renames."""
+    tables = {e.table for e in ENTITIES if e.custom_field_set == field_set}
+    return set().union(*(RECORD_KEYS.get(table, frozenset()) for table in tables))
 
 
 class FieldSetCache:
@@ -91,6 +97,6 @@ class FieldSetCache:
                     naming,
                     state,
                     deleted_options_loader=self._deleted_options_loader(field_set),
-                    reserved_columns=BUILTIN_COLUMNS.get(name, ()),
+                    reserved_columns=reserved_columns(name),
                 )
             return self._mappers[name]

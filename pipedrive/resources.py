@@ -22,7 +22,7 @@ from .entities import ENTITIES, FIELD_SETS, Entity, FieldSet
 from .errors import UnsupportedMediaTypeError
 from .field_sets import FieldSetCache
 from .records import apply_defaults, flatten_record
-from .schema_hints import BuiltinColumnHinter, custom_field_hints, deletion_hints
+from .schema_hints import builtin_column_hints, custom_field_hints, deletion_hints
 from .timestamps import format_timestamp, to_updated_since
 
 CUSTOM_FIELDS_MAPPING_TABLE = "custom_fields_mapping"
@@ -34,7 +34,7 @@ def _naming() -> NamingConvention:
 
 
 class PageShaper:
-    """Shapes the raw pages of one entity into rows with column hints.
+    """Shapes the raw pages of one entity into table rows.
 
     Args:
         entity: Row of the entity table.
@@ -52,21 +52,22 @@ class PageShaper:
             and entity.write_disposition != "merge"
         )
         self._mapper: Optional[CustomFieldMapper] = None
-        self._hinter: Optional[BuiltinColumnHinter] = None
-        self._pending_hints: TTableSchemaColumns = {}
+        self._prepared = False
 
     def _prepare(self) -> None:
-        if self._hinter is not None:
+        if self._prepared:
             return
-        custom_columns: TTableSchemaColumns = {}
+        self._prepared = True
         if self.entity.custom_field_set:
             self._mapper = self.field_sets.mapper(self.entity.custom_field_set, _naming())
-            custom_columns = custom_field_hints(self._mapper)
-        self._pending_hints = dict(custom_columns)
-        self._hinter = BuiltinColumnHinter(already_hinted=custom_columns)
+            # typed custom columns, merged into the running resource before its first page
+            # (not `dlt.mark.with_hints`: item meta would flow into the deal-child transformers)
+            dlt.current.resource().merge_hints(
+                dlt.mark.make_hints(columns=custom_field_hints(self._mapper))
+            )
 
-    def shape(self, page: TDataPage) -> Any:
-        """Returns the page's rows, wrapped with column hints when new columns appear.
+    def shape(self, page: TDataPage) -> List[Dict[str, Any]]:
+        """Returns the page's rows: custom fields renamed, dicts flattened, defaults applied.
 
         Args:
             page: Raw records of one page (non-empty).
@@ -80,12 +81,7 @@ class PageShaper:
             if self.drop_deleted and row.get(self.entity.soft_delete_column) is True:
                 continue
             rows.append(row)
-        hints = dict(self._pending_hints)
-        self._pending_hints = {}
-        hints.update(self._hinter.new_hints(rows) or {})  # type: ignore[union-attr]
-        if not hints:
-            return rows
-        return dlt.mark.with_hints(rows, dlt.mark.make_hints(columns=hints))
+        return rows
 
 
 def _incremental_for(entity: Entity, start_date: Optional[Any]) -> "dlt.sources.incremental[str]":
@@ -189,7 +185,7 @@ def entity_resource(
         table_name=entity.table,
         primary_key=list(entity.primary_key),
         write_disposition=entity.write_disposition,
-        columns=deletion_hints(entity, hard_delete),
+        columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete)},
         selected=entity.selected,
     )
 

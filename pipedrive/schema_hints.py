@@ -1,14 +1,21 @@
 """Column type hints: built-in Pipedrive columns and custom fields typed from their field type.
 
-Hints are emitted lazily: built-in hints only for columns a resource actually yields (so `users`
-does not grow a `won_time` column), custom-field hints for every custom field of the set (a
-stable, typed schema even before a record sets the field).
+Built-in columns are typed statically, only those the table's records have (`RECORD_KEYS`), so
+`users` does not grow a `won_time` column; timestamps elsewhere are left to dlt's ISO timestamp
+detection. Custom-field columns are typed once the field definitions are read, for every custom
+field of the set (a stable, typed schema even before a record sets the field).
+
+Custom-field hints are merged into the running resource (`dlt.current.resource()`) before its
+first page is yielded, never attached to the data with `dlt.mark.with_hints`: item metadata
+travels with the page into every transformer fed by the resource (the deal children), which
+would then inherit the deal columns.
 """
 
-from typing import Any, Dict, Iterable, Mapping, Optional, Set
+from typing import Mapping
 
 from dlt.common.schema.typing import TColumnSchema, TDataType, TTableSchemaColumns
 
+from .builtin_columns import RECORD_KEYS
 from .custom_fields import SUBFIELD_SUFFIXES, CustomFieldMapper
 from .entities import Entity
 
@@ -99,28 +106,11 @@ def deletion_hints(entity: Entity, hard_delete: bool) -> TTableSchemaColumns:
     return {entity.soft_delete_column: column}
 
 
-class BuiltinColumnHinter:
-    """Returns hints for built-in columns the first time a resource yields them."""
-
-    def __init__(self, already_hinted: Iterable[str] = ()) -> None:
-        self._seen: Set[str] = set(already_hinted)
-
-    def new_hints(self, page: Iterable[Mapping[str, Any]]) -> Optional[TTableSchemaColumns]:
-        """Hints for typed built-in columns present in `page` and not hinted before.
-
-        Args:
-            page: Records about to be yielded.
-
-        Returns:
-            New column hints, or None when there is nothing new.
-        """
-        hints: Dict[str, TColumnSchema] = {}
-        for record in page:
-            for key in record.keys() - self._seen:
-                if record[key] is None:
-                    continue  # hint when a value shows up (a null lead `value` is not money)
-                self._seen.add(key)
-                data_type = BUILTIN_COLUMN_TYPES.get(key)
-                if data_type is not None:
-                    hints[key] = {"name": key, "data_type": data_type, "nullable": True}
-        return hints or None
+def builtin_column_hints(entity: Entity) -> TTableSchemaColumns:
+    """Types of the entity's known date, money and boolean columns (from `RECORD_KEYS`)."""
+    known = RECORD_KEYS.get(entity.table, frozenset())
+    return {
+        name: {"name": name, "data_type": data_type, "nullable": True}
+        for name, data_type in sorted(BUILTIN_COLUMN_TYPES.items())
+        if name in known
+    }

@@ -14,7 +14,8 @@ import gc
 import hashlib
 import random
 from datetime import datetime
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import orjson
 
@@ -40,6 +41,18 @@ _BUILDERS = {
 _ARCHIVABLE = ("deals", "leads")
 #: Keys the mutation API owns; changes to them are not logged as deal changes.
 _NOT_LOGGED = ("update_time", "add_time", "id")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building millions of acyclic dicts (it would dominate the time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Account:
@@ -72,13 +85,8 @@ class Account:
             The new account.
         """
         clock = VirtualClock(start)
-        enabled = gc.isenabled()
-        gc.disable()  # millions of new dicts: generational GC passes would dominate large sizes
-        try:
+        with _gc_paused():
             data = generate(size, seed, clock.timestamp())
-        finally:
-            if enabled:
-                gc.enable()
         gc.freeze()  # the generated records live as long as the account; keep them out of GC scans
         return cls(data, clock)
 
@@ -193,7 +201,8 @@ class Account:
         if deal is None:
             return []
         store = self.data.store
-        return children.participants(self.seed, deal, store["persons"], store["users"], store["organizations"])
+        top = self.data.next_ids.get("persons", 1) - 1
+        return children.participants(self.seed, deal, store["persons"], top, store["users"], store["organizations"])
 
     def deal_followers(self, deal_id: int) -> list[dict[str, Any]]:
         """v2 `/deals/{id}/followers` rows (`user_id`, `add_time`) of a deal."""
@@ -226,8 +235,9 @@ class Account:
         their rows carry `deal_id`.
         """
         out = {}
-        for entity in STORED + DERIVED:
-            out[entity] = orjson.loads(orjson.dumps(self.records(entity)))
+        with _gc_paused():
+            for entity in STORED + DERIVED:
+                out[entity] = orjson.loads(orjson.dumps(self.records(entity)))
         return out
 
     # -- mutations -----------------------------------------------------------------------
@@ -297,6 +307,10 @@ class Account:
             base = getattr(factory, builder)(rec_id, ts, ts, blank=True)
         else:
             base = {"id": rec_id} if entity != "lead_sources" else {}
+            template = next(iter(self.data.store[entity].values()), {})
+            for key in ("add_time", "update_time"):
+                if key in template:  # same timestamp keys (and format) as the existing records
+                    base[key] = self._now(entity)
         rec = self._apply(entity, base, data)
         if entity == "deals":
             stage = self.data.store["stages"].get(rec["stage_id"])

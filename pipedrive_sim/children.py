@@ -54,15 +54,24 @@ def participant(row_id: int, deal: dict[str, Any], person: dict[str, Any],
     }
 
 
-def participants(seed: int, deal: dict[str, Any], persons: dict[int, dict[str, Any]],
+def participants(seed: int, deal: dict[str, Any], persons: dict[int, dict[str, Any]], top_person_id: int,
                  users: dict[int, dict[str, Any]], orgs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """v1 participant rows of a deal: its contact person plus maybe one more existing person."""
+    """v1 participant rows of a deal: its contact person plus maybe one more existing person.
+
+    Args:
+        seed: Account seed.
+        deal: The deal record.
+        persons: Live persons by id.
+        top_person_id: Highest person id ever allocated (deleted ids are skipped).
+        users: Users by id.
+        orgs: Organizations by id.
+    """
     rng = random.Random(seed * 9_000_011 + deal["id"])
     ids = []
     if deal.get("person_id") in persons:
         ids.append(deal["person_id"])
-    if persons and rng.random() < 0.3:
-        extra = rng.randint(1, max(persons))
+    if top_person_id > 0 and rng.random() < 0.3:
+        extra = rng.randint(1, top_person_id)
         if extra in persons and extra not in ids:
             ids.append(extra)
     return [participant(deal["id"] * 10 + k, deal, persons[pid], users, orgs) for k, pid in enumerate(ids)]

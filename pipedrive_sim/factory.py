@@ -118,6 +118,8 @@ class RecordFactory:
         """A v2 deal (`status` decides won/lost/close times; first_won_time = won_time)."""
         rng = self.rng
         stages = self.data.store["stages"]
+        if stage_id is None and blank:
+            stage_id = min(stages)  # new deals start in the first stage of the first pipeline
         stage = stages[stage_id] if stage_id else rng.choice(list(stages.values()))
         value = 0 if blank else round(rng.uniform(0, 100000), 2)
         if close is None and status in ("won", "lost"):

@@ -114,9 +114,11 @@ class _Generator:
         self.edges = data.edge_cases
 
     def rng(self, name: str) -> random.Random:
+        """An independent random source for one entity/purpose."""
         return random.Random(f"{self.seed}:{name}")
 
     def factory(self, name: str) -> RecordFactory:
+        """A record factory with its own random source."""
         return RecordFactory(self.data, self.rng(name), self.now)
 
     def times(self, rng: random.Random, count: int) -> list[tuple[int, int]]:
@@ -160,6 +162,7 @@ class _Generator:
         self.edges[f"{entity}:empty_string"] = [] if entity in _NON_EMPTY_TITLES else ids[2:3]
 
     def run(self) -> None:
+        """Generate every entity (referenced entities first), then the cross-entity edge cases."""
         n = self.n
         f = self.factory
         self.fill("organizations", f("organizations").organization, n["organizations"])
@@ -180,6 +183,7 @@ class _Generator:
 
     # -- deals ---------------------------------------------------------------------------
     def deals(self) -> None:
+        """Deals with their status, edge cases and history spec (events are derived lazily)."""
         data, now = self.data, self.now
         f = self.factory("deals")
         rng = f.rng
@@ -258,6 +262,7 @@ class _Generator:
         rec["custom_fields"] = cf
 
     def deal_products(self) -> None:
+        """Product rows: ~70% of deals get some, one deal >500, one had rows removed."""
         data = self.data
         f = self.factory("deal_products")
         rng = f.rng
@@ -295,6 +300,7 @@ class _Generator:
 
     # -- other edge cases ----------------------------------------------------------------
     def archive_leads(self) -> None:
+        """Archive the second lead and ~5% of the others."""
         rng = self.rng("leads:archive")
         leads = list(self.data.store["leads"].values())
         archived = [r for i, r in enumerate(leads) if i == 1 or (i > 2 and rng.random() < 0.05)]
@@ -325,7 +331,10 @@ class _Generator:
                        "notes", "files", "leads", "projects", "tasks"):
             store = self.data.store[entity]
             key = "update_time"
-            order = sorted(store.values(), key=lambda r: (r[key], str(r["id"])))
+            listed = list(store.values())
+            if entity in ("deals", "leads"):  # the default listing: no archived, no deleted records
+                listed = [r for r in listed if not r.get("is_deleted") and not r.get("is_archived")]
+            order = sorted(listed, key=lambda r: (r[key], str(r["id"])))
             groups = [order[i:i + 12] for i in (494, 1494) if len(order) > i + 12]
             if entity == "deals":
                 groups.append([store[d] for d in SAME_SECOND_DEALS if d in store])

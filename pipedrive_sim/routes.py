@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import handlers as h
+from .recents import recents
 from .costs import token_cost
 
 V2_PREFIXES = ("/api/v2",)
@@ -126,7 +127,7 @@ ROUTES: tuple[Route, ...] = (
           filters=("archived_only", "owner_id", "person_id", "organization_id")),
     Route("v1", "/callLogs", h.list_v1, "call_logs", paging="offset", max_limit=50),
     Route("v1", "/roles", h.list_v1, "roles", paging="offset", max_limit=None),
-    Route("v1", "/recents", h.recents, paging="offset", max_limit=None),
+    Route("v1", "/recents", recents, paging="offset", max_limit=None),
     # ---- v1 deal children ----------------------------------------------------------------------
     Route("v1", "/deals/{id}/flow", h.deal_flow, paging="offset", max_limit=None),
     Route("v1", "/deals/{id}/changelog", h.deal_changelog, paging="cursor"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .fields import ADDRESS_PARTS, FieldDef
+from .fields import FieldDef
 from .text import sample_text
 from .timefmt import DAY, date_str
 
@@ -136,4 +136,4 @@ def unflatten_v1(fd: FieldDef, rec: dict[str, Any]) -> Any:
     return raw
 
 
-__all__ = ["ADDRESS_PARTS", "address_value", "flatten_v1", "make_value", "unflatten_v1"]
+__all__ = ["address_value", "flatten_v1", "make_value", "unflatten_v1"]

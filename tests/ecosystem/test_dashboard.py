@@ -191,29 +191,33 @@ def test_dashboard_shows_pipedrive_tables(dashboard_url: str, demo_load: Dict[st
     with sync_playwright() as pw:
         # playwright gives chromium a fresh temporary profile (--user-data-dir) itself
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(dashboard_url)
             page.get_by_text("Pipeline pipedrive").first.wait_for(timeout=90_000)
-            page.get_by_text("deals", exact=True).first.wait_for(timeout=90_000)
+            page.get_by_role("button", name="Load row counts").wait_for(timeout=90_000)
 
             def table_row(name: str) -> Any:
                 return page.get_by_role("row").filter(has=page.get_by_text(name, exact=True)).first
 
-            # the table list is paged (10 rows): find every key table through its search box
+            # the table list is paged (10 rows): find each table through the list's search box
             table_search = page.get_by_placeholder("Search...").nth(1)
-            for name in KEY_TABLES:
+
+            def show(name: str) -> None:
                 until(lambda: table_search.fill(name), lambda: table_row(name).is_visible(), 60, f"table {name}")
-            table_search.fill("")
+
+            for name in KEY_TABLES:
+                show(name)
 
             # the data browser really queries the destination: select deals, run the query
             expected_deals = demo_load["deals"]
             result = page.get_by_text(re.compile(rf"^{expected_deals} rows?, \d+ columns"))
+            show("deals")
 
             def query_deals() -> None:
-                row = table_row("deals")
-                if not row.get_by_role("checkbox").is_checked():
-                    row.get_by_role("checkbox").click()
+                checkbox = table_row("deals").get_by_role("checkbox")
+                if not checkbox.is_checked():
+                    checkbox.click()
                     time.sleep(1)
                 page.get_by_role("button", name="Run Query").click()
 
@@ -228,11 +232,19 @@ def test_dashboard_shows_pipedrive_tables(dashboard_url: str, demo_load: Dict[st
                 lambda: page.get_by_role("button", name="Load row counts").click(),
                 lambda: row_count_shown("deals"), 60, f"row count {demo_load['deals']} for deals",
             )
-            assert row_count_shown("activities"), table_row("activities").inner_text()
+            for name in ["persons", "activities"]:
+                show(name)
+                assert row_count_shown(name), table_row(name).inner_text()
+            table_search.fill("")
+            time.sleep(2)
 
             page.get_by_text("Dataset: Browse Data and State").first.scroll_into_view_if_needed()
             time.sleep(1)
             page.screenshot(path=str(shot))
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            print(f"dashboard at failure: {tmp_path / 'failure.png'}")
+            raise
         finally:
             browser.close()
     assert shot.stat().st_size > 20_000

@@ -161,3 +161,15 @@ def test_ground_truth_is_a_copy_and_has_all_entities(account: Account) -> None:
     for entity in ("deal_flow", "deal_changelog", "deal_followers", "deal_participants"):
         assert truth[entity] and {r["deal_id"] for r in truth[entity]} <= listed, entity
     assert {r["deal_id"] for r in truth["deal_products"]} <= listed
+
+
+def test_create_config_and_update_v1_records(account: Account) -> None:
+    account.clock.advance(days=1)
+    stage = account.create("stages", {"name": "Won back", "pipeline_id": 1, "order_nr": 9})
+    assert stage["add_time"] == stage["update_time"] == _now_v2(account)
+    assert stage["id"] == max(s["id"] for s in account.records("stages"))
+    note = account.records("notes")[0]
+    updated = account.update("notes", note["id"], {"content": "<p>新しい</p>"})
+    assert updated["update_time"] == account.clock.now().strftime("%Y-%m-%d %H:%M:%S")
+    lead = account.records("leads")[0]
+    assert account.update("leads", lead["id"], {"title": "t"})["update_time"] == _now_v2(account)

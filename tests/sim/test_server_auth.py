@@ -47,3 +47,13 @@ def test_users_me_and_goals(sim_server: Any, sim_session: requests.Session) -> N
 
 def test_non_get_is_405(sim_server: Any, sim_session: requests.Session) -> None:
     assert sim_session.post(f"{sim_server.base_url}/api/v2/deals", json={}).status_code == 405
+
+
+def test_rate_limit_headers_on_errors_and_token_not_logged(sim_server: Any) -> None:
+    base = sim_server.base_url
+    for path, status in (("/api/v2/deals?limit=0", 400), ("/api/v2/unknown", 404)):
+        response = requests.get(f"{base}{path}&api_token={sim_server.token}" if "?" in path
+                                else f"{base}{path}?api_token={sim_server.token}")
+        assert response.status_code == status
+        assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(response.headers)
+    assert all("api_token" not in entry.params for entry in sim_server.log)

@@ -153,9 +153,9 @@ def _item_keys(spec: dict, path: str) -> set[str]:
 
 
 def test_builtin_columns_cover_every_spec_record_key(specs: dict[str, dict]) -> None:
-    from pipedrive.builtin_columns import BUILTIN_COLUMNS
+    from pipedrive.builtin_columns import RECORD_KEYS
 
     for entity in ENTITIES:
         if entity.custom_field_set and not entity.path.endswith("archived"):
             keys = _item_keys(specs[entity.api.value], entity.path)
-            assert keys <= BUILTIN_COLUMNS[entity.custom_field_set], (entity.name, keys - BUILTIN_COLUMNS[entity.custom_field_set])
+            assert keys <= RECORD_KEYS[entity.table], (entity.name, keys - RECORD_KEYS[entity.table])
