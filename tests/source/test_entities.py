@@ -69,6 +69,8 @@ def test_v2_used_wherever_it_exists_and_never_recents() -> None:
 
 def test_token_costs_match_spec(specs: dict[str, dict]) -> None:
     for entity in ENTITIES:
+        if entity.token_cost == 0:  # derived from another child's rows, sends no request
+            continue
         assert _operation(specs, entity.api, entity.path)["x-token-cost"] == entity.token_cost, entity.name
     for field_set in FIELD_SETS:
         assert _operation(specs, field_set.api, field_set.path)["x-token-cost"] == field_set.token_cost
@@ -98,6 +100,8 @@ def test_page_sizes_respect_documented_maxima() -> None:
 
 def test_incremental_entities_sort_by_their_cursor() -> None:
     for entity in ENTITIES:
+        if entity.parent is not None:  # children follow their parent's cursor
+            continue
         if entity.updated_since_param:
             assert entity.is_incremental and entity.sort_order == "asc", entity.name
         if entity.is_incremental:
