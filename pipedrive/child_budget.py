@@ -1,10 +1,18 @@
-"""The share of `max_tokens_per_run` the per-deal children may spend, shared by their threads.
+"""`max_tokens_per_run`: the per-run token cap, enforced by the per-deal children.
 
-The client enforces the cap as a hard stop (it raises before a request would exceed it, which
-fails the run). The deal children must instead stop *cleanly*: before taking a deal from the
-queue they reserve its cost here, and they stop taking deals once the reservation would pass
-`cap * CHILD_SHARE`. The remaining share stays free for the listings of the same run (they cost
-one request per 500 records) and for the rare extra changelog page.
+Per-deal endpoints are the only part of a run whose cost grows with every record (10-40 tokens
+per deal); listings cost 5-40 tokens per 500 records and always run to the end, because a listing
+stopped halfway is lost (dlt keeps no mid-extract checkpoint). So the cap is spent like this:
+before taking a deal from its queue a child transformer reserves the deal's cost here, and the
+children stop taking deals, cleanly, once the run's total spend (listings included) plus the
+reservations would pass `cap * CHILD_SHARE`. The rest of the cap stays free for listings that
+finish after the children stopped and for the rare extra changelog page.
+
+The default leaves most of any company's daily budget to other tools: Pipedrive grants
+30,000 tokens x plan multiplier (Lite 1, Growth 2, Premium 5, Ultimate 7) x seats per day, so
+10,000 tokens is a third of the smallest possible budget (Lite, one seat) and 3% of Growth with
+10 seats. At ~40 tokens per deal (changelog 20 + participants 10 + followers 10, products 10 per
+100 deals) one default run fetches the children of ~225 deals; raise it for backfills.
 """
 
 import threading
@@ -12,22 +20,26 @@ from typing import Optional
 
 from .client import PipedriveClient
 
+DEFAULT_MAX_TOKENS_PER_RUN = 10_000
+"""Default `max_tokens_per_run` of `pipedrive_source` (see the module docstring)."""
 CHILD_SHARE = 0.9
-"""Fraction of `max_tokens_per_run` the deal children may use."""
+"""Fraction of `max_tokens_per_run` the run may have spent when the deal children stop."""
 
 
 class ChildTokenBudget:
     """Thread-safe token reservations against the run's cap.
 
     Args:
-        client: The run's client (its `stats.tokens` count what was spent so far, and its
-            `max_tokens_per_run` is the cap; None means no cap).
-        share: Fraction of the cap the children may spend.
+        client: The run's client (its `stats.tokens` count what the run spent so far).
+        cap: `max_tokens_per_run` (None: no cap).
+        share: Fraction of the cap the run may have spent when the children stop.
     """
 
-    def __init__(self, client: PipedriveClient, share: float = CHILD_SHARE) -> None:
+    def __init__(
+        self, client: PipedriveClient, cap: Optional[int], share: float = CHILD_SHARE
+    ) -> None:
         self.client = client
-        cap = client.max_tokens_per_run
+        self.cap = cap
         self.limit: Optional[int] = None if cap is None else int(cap * share)
         self._reserved = 0
         self._lock = threading.Lock()

@@ -34,6 +34,7 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from .child_budget import ChildTokenBudget
+from .chunking import history_floor
 from .child_queue import DealQueue, QueuedDeal, deal_fingerprint
 from .client import PipedriveClient, TDataPage
 from .deal_history import FieldNamer, change_rows, changes_since, stage_change_rows
@@ -82,6 +83,7 @@ class ChildRunContext:
         client: The run's client.
         field_sets: The run's field-set cache (deal field names for `deal_changes`).
         hard_delete: The source's deletion mode.
+        max_tokens_per_run: The run's token cap (None: no cap), see `child_budget`.
         entities: Entity rows by name (to find `stages` for stage -> pipeline).
     """
 
@@ -90,13 +92,14 @@ class ChildRunContext:
         client: PipedriveClient,
         field_sets: FieldSetCache,
         hard_delete: bool,
+        max_tokens_per_run: Optional[int] = None,
         entities: Mapping[str, Entity] = ENTITIES_BY_NAME,
     ) -> None:
         self.client = client
         self.field_sets = field_sets
         self.hard_delete = hard_delete
         self.entities = entities
-        self.budget = ChildTokenBudget(client)
+        self.budget = ChildTokenBudget(client, max_tokens_per_run)
         self._stage_pipelines: Optional[Dict[int, int]] = None
         self._lock = threading.Lock()
 
@@ -144,7 +147,11 @@ class DealChildReader:
         """Loads the queue from resource state on the first page of the run."""
         if self._queue is None:
             self._queue = DealQueue(dlt.current.resource_state())
-            previous = self._queue.previous_boundary
+            # chunked backfills (pipedrive.chunking): the floor only moves once the parent
+            # listing was complete, else deals first listed in a later chunk lose old changes
+            previous = history_floor(
+                dlt.current.resource_state(), self._queue.previous_boundary, self.entity.parent or ""
+            )
             if previous is not None:
                 since = parse_timestamp(previous) - CHANGELOG_OVERLAP
                 self._since = format_timestamp(since, TimestampFormat.V1)
@@ -215,7 +222,7 @@ class DealChildReader:
         if self.context.budget.exhausted and len(queue):
             message = (
                 f"{self.entity.name}: token cap reached ({self.context.budget.spent} tokens spent, "
-                f"max_tokens_per_run={self.context.client.max_tokens_per_run}); {len(queue)} deals "
+                f"max_tokens_per_run={self.context.budget.cap}); {len(queue)} deals "
                 "remain queued and the next run continues with them"
             )
             if not self._warned:
@@ -374,6 +381,7 @@ def deal_child_resources(
     field_sets: FieldSetCache,
     *,
     hard_delete: bool = False,
+    max_tokens_per_run: Optional[int] = None,
     entities: Mapping[str, Entity] = ENTITIES_BY_NAME,
 ) -> List[DltResource]:
     """Builds every child transformer whose parent resource is available.
@@ -384,12 +392,13 @@ def deal_child_resources(
         client: The run's client.
         field_sets: The run's field-set cache.
         hard_delete: The source's deletion mode.
+        max_tokens_per_run: The run's token cap (None: no cap).
         entities: Entity rows by name.
 
     Returns:
         The transformers, in the order of `children`.
     """
-    context = ChildRunContext(client, field_sets, hard_delete, entities)
+    context = ChildRunContext(client, field_sets, hard_delete, max_tokens_per_run, entities)
     built: Dict[str, DltResource] = dict(parents)
     resources = []
     for entity in children:

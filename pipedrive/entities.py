@@ -221,7 +221,7 @@ ENTITIES: Tuple[Entity, ...] = (
     Entity("deals_archived", "/deals/archived", V2, CURSOR, 20, table_name="deals", custom_field_set="deal", extra_params=_DEAL_PARAMS, record_defaults=_frozen({"is_archived": True}), **_V2_INCREMENTAL),
     Entity("persons", "/persons", V2, CURSOR, 10, custom_field_set="person", **_V2_INCREMENTAL),
     Entity("organizations", "/organizations", V2, CURSOR, 10, custom_field_set="organization", **_V2_INCREMENTAL),
-    Entity("activities", "/activities", V2, CURSOR, 10, custom_field_set="activity", **_V2_INCREMENTAL),
+    Entity("activities", "/activities", V2, CURSOR, 10, custom_field_set="activity", extra_params=_frozen({"include_fields": "attendees"}), **_V2_INCREMENTAL),
     Entity("products", "/products", V2, CURSOR, 10, custom_field_set="product", **_V2_INCREMENTAL),
     # v1 incremental: updated_since (RFC 3339) + ascending sort
     Entity("notes", "/notes", V1, OFFSET, 20, cursor_field="update_time", cursor_format=TimestampFormat.V1, updated_since_param="updated_since", sort_params=_V1_SORT_ASC, sort_order="asc", custom_field_set="note"),

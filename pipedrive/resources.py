@@ -217,7 +217,11 @@ def field_set_resource(
         name=field_set.table,
         primary_key=field_set.key_field,
         write_disposition="replace",
-        columns={"options": {"data_type": "json"}, "subfields": {"data_type": "json"}},
+        columns={
+            "options": {"data_type": "json"},
+            "subfields": {"data_type": "json"},
+            **({"column_name": {"data_type": "text"}} if renames_records else {}),
+        },
     )
 
 
@@ -247,6 +251,7 @@ def build_resources(
     entities: Sequence[Entity] = ENTITIES,
     field_set_defs: Sequence[FieldSet] = FIELD_SETS,
     max_pages_per_chunk: Optional[int] = None,
+    max_tokens_per_run: Optional[int] = None,
 ) -> List[DltResource]:
     """Builds every resource of the source around one client and one field-set cache.
 
@@ -257,6 +262,8 @@ def build_resources(
         entities: Entity rows to build (default: all).
         field_set_defs: Field sets to expose as `<set>_fields` tables (default: all).
         max_pages_per_chunk: See `entity_resource`.
+        max_tokens_per_run: Token cap the per-deal children stop at (see
+            `pipedrive.child_budget`; None: no cap).
 
     Returns:
         The resources, reference tables first.
@@ -281,6 +288,7 @@ def build_resources(
         client,
         field_sets,
         hard_delete=hard_delete,
+        max_tokens_per_run=max_tokens_per_run,
     )
     mapped_sets = sorted({e.custom_field_set for e in entities if e.custom_field_set})
     resources += [

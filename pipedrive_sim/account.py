@@ -13,8 +13,8 @@ import bisect
 import gc
 import hashlib
 import random
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator
 
 import orjson
@@ -25,6 +25,7 @@ from .dataset import DERIVED, FIELD_SET_OF, STORED, V2_ENTITIES, Dataset
 from .factory import RecordFactory, lead_uuid
 from .fields import FieldDef, FieldOption
 from .generator import RETENTION, generate
+from .placeholders import complete
 from .shapes import record_to_v1
 from .timefmt import v1_ts, v2_ts
 from .values import flatten_v1
@@ -318,6 +319,7 @@ class Account:
                 rec["pipeline_id"] = stage["pipeline_id"]
         if "update_time" in base:
             rec["update_time"] = self._now(entity)
+        complete(entity, rec)
         self.data.store[entity][rec_id] = rec
         self._bump(entity)
         return rec
@@ -359,6 +361,7 @@ class Account:
         if entity == "deals":
             self._deal_side_effects(old, new, now)
             self._log_changes(old, new)
+        complete(entity, new)
         self.data.store[entity][rec_id] = new
         if entity == "deal_products":
             self._touch_deal(new["deal_id"])
@@ -381,8 +384,7 @@ class Account:
                 new["lost_time"] = new["close_time"] = now
             elif status == "open":
                 new["close_time"] = None
-                new.pop("won_time", None)
-                new.pop("lost_time", None)
+                new["won_time"] = new["lost_time"] = ""  # spec placeholders (placeholders.py)
 
     def _log_changes(self, old: dict[str, Any], new: dict[str, Any], user_id: int = 1) -> None:
         ts = self.clock.timestamp()

@@ -310,7 +310,8 @@ class RecordFactory:
         done = not blank and rng.random() < 0.4
         projects = self.data.next_ids.get("projects", 2) - 1
         return {
-            "id": id, "title": "Task" if blank else self.text(), "creator_id": 1 if blank else self._user(),
+            "id": id, "title": ("" if blank else self.text()) or "Task",  # the spec requires a non-empty title
+            "creator_id": 1 if blank else self._user(),
             "description": None if blank or rng.random() < 0.5 else self.text(True),
             "project_id": 1 if blank else rng.randint(1, max(projects, 1)),
             "is_done": done, "is_milestone": not blank and rng.random() < 0.1,

@@ -44,7 +44,7 @@ class HistorySpec:
         stage_id: Stage the deal ends in.
         value: Final deal value.
         status: Final status (`open`, `won`, `lost`, `deleted`).
-        close_ts: When the deal was won/lost, else `None`.
+        close_ts: When the deal was won, lost or deleted, else `None`.
         owner_id: The deal owner (author of most changes).
         events: How many events to generate.
         bounce: Whether the stage moved back and forth.
@@ -67,7 +67,7 @@ def generated_events(seed: int, deal_id: int, spec: HistorySpec) -> list[ChangeE
     """Derive a deal's generated change events, oldest first.
 
     The stage path ends at `spec.stage_id` (with a back-and-forth move when `spec.bounce`),
-    the value chain ends at `spec.value`, and a closed deal gets its status change last.
+    the value chain ends at `spec.value`, and a won/lost/deleted deal gets its status change.
     """
     rng = random.Random(seed * 1_000_003 + deal_id)
     target = spec.stages.index(spec.stage_id) if spec.stage_id in spec.stages else 0
@@ -91,7 +91,7 @@ def generated_events(seed: int, deal_id: int, spec: HistorySpec) -> list[ChangeE
     vtimes = sorted(spec.add_ts + rng.randint(0, vspan) for _ in range(n_value))
     raw += [(ts, "value", values[i], values[i + 1]) for i, ts in enumerate(vtimes)]
     if spec.close_ts:
-        raw.append((spec.close_ts, "status", "open", "won" if spec.status == "won" else "lost"))
+        raw.append((spec.close_ts, "status", "open", spec.status))
     raw.sort(key=lambda e: e[0])
     return [
         ChangeEvent(deal_id * 100 + i, deal_id, key, old, new, spec.owner_id, ts, "app")

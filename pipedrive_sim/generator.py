@@ -234,7 +234,7 @@ class _Generator:
             stage_ts = rng.randint(add, upd) if moved else add
             rec["stage_change_time"] = v2_ts(stage_ts)
             close = rec.get("won_time") or rec.get("lost_time")
-            close_ts = rng.randint(max(stage_ts, add), upd) if close else None
+            close_ts = rng.randint(max(stage_ts, add), upd) if close else deleted_at
             if close:
                 stamp = v2_ts(close_ts)
                 rec["close_time"] = stamp
@@ -278,7 +278,8 @@ class _Generator:
                                 if not deals[d]["is_deleted"] or d in self.edges["deals:deleted_recent"]}
         plan[DEAL_EDGES["many_products"]] = BIG_DEAL_ROWS
         plan[DEAL_EDGES["products_removed"]] = 3
-        removed = {DEAL_EDGES["products_removed"]: 2}
+        removed = {d: 1 for d in plan if plan[d] > 1 and rng.random() < 0.03}  # ~3%: a row was removed
+        removed[DEAL_EDGES["products_removed"]] = 2
         next_id = 1
         for deal_id in sorted(plan):
             deal = deals[deal_id]
@@ -297,6 +298,7 @@ class _Generator:
             deal["products_count"] = len(ids)
         data.next_ids["deal_products"] = next_id
         self.edges["deals:without_products"] = sorted(d for d in deals if not data.products_of.get(d))
+        self.edges["deals:products_removed"] = sorted(removed)
 
     # -- other edge cases ----------------------------------------------------------------
     def archive_leads(self) -> None:

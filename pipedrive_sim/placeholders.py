@@ -50,9 +50,9 @@ EMPTY: dict[str, dict[str, Any]] = {
 
 
 def complete(entity: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """Fill the documented properties `rec` lacks with their empty values (in place)."""
+    """Fill the documented properties `rec` lacks (or has as null) with empty values (in place)."""
     for key, empty in EMPTY.get(entity, {}).items():
-        if key not in rec:
+        if rec.get(key) is None:
             rec[key] = empty_address() if empty is None else [] if empty == () else empty
         elif empty is None:
             addr = rec[key]

@@ -30,8 +30,11 @@ _LAST = ("Tamm", "Smith", "Sato", "Haddad", "Silva", "Müller", "O'Brien", "Kask
 
 
 def sample_text(rng: random.Random, long: bool = False) -> str:
-    """Return a short phrase; about 1 in 8 is a unicode edge case."""
-    if rng.random() < 0.125:
+    """Return a short phrase; about 1 in 8 is a unicode edge case and 1 in 50 is empty."""
+    roll = rng.random()
+    if roll < 0.02:
+        return ""
+    if roll < 0.145:
         return rng.choice(UNICODE_SAMPLES)
     words = rng.randint(6, 14) if long else rng.randint(1, 3)
     return " ".join(rng.choice(_WORDS) for _ in range(words))

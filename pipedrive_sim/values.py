@@ -115,25 +115,4 @@ def flatten_v1(fd: FieldDef, value: Any, out: dict[str, Any]) -> None:
         out[key] = value
 
 
-def unflatten_v1(fd: FieldDef, rec: dict[str, Any]) -> Any:
-    """Read a v1-style value back into the v2 shape (inverse of `flatten_v1`)."""
-    key, t = fd.key, fd.field_type
-    raw = rec.get(key)
-    parts = fd.subfield_keys()
-    if parts:
-        if raw is None:
-            return None
-        value = {"value": raw}
-        for part in parts:
-            value[part] = rec.get(f"{key}_{part}")
-        return value
-    if raw is None:
-        return None
-    if t == "set":
-        return [int(v) for v in str(raw).split(",") if v]
-    if t == "enum":
-        return int(raw)
-    return raw
-
-
-__all__ = ["address_value", "flatten_v1", "make_value", "unflatten_v1"]
+__all__ = ["address_value", "flatten_v1", "make_value"]

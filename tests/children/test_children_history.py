@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
+import pytest
+
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.children.conftest import child_resources, deal_id_of, requests_to
-from tests.source.conftest import Loader
+from tests.source.conftest import Loader, settled_log
 
 RESOURCES = child_resources("deal_changes", "deal_stage_changes")
 CHANGE_COLUMNS = "deal_id, field_key, old_value, new_value, actor_user_id, strftime(time, '%Y-%m-%d %H:%M:%S')"
@@ -99,3 +101,39 @@ def test_changes_and_stage_moves_from_one_changelog_call(
     loader.run(*RESOURCES, max_tokens_per_run=None)
     assert not requests_to(server, "v1 /deals/{id}/changelog")
     assert _loaded_changes(loader) == _truth_changes(account)
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])
+def test_deleted_deal_takes_its_children(
+    hard_delete: bool, make_sim: Callable[..., Any], make_loader: Callable[..., Loader]
+) -> None:
+    server = make_sim(size="tiny", burst_limit=UNTHROTTLED)
+    account = server.account
+    loader = make_loader(server)
+    resources = child_resources("deal_changes", "deal_stage_changes", "deal_participants", "deal_followers")
+    loader.run(*resources, hard_delete=hard_delete, max_tokens_per_run=None)
+
+    truth = account.ground_truth()
+    followed = {f["deal_id"] for f in truth["deal_followers"]}
+    participated = {p["deal_id"] for p in truth["deal_participants"]}
+    moved = {c["deal_id"] for c in truth["deal_changelog"] if c["field_key"] == "stage_id"}
+    victim = next(
+        d["id"] for d in truth["deals"]
+        if not d["is_deleted"] and not d["is_archived"] and d["id"] in followed & participated & moved
+    )
+    account.clock.advance(minutes=1)
+    account.delete("deals", victim)
+    server.reset_log()
+    loader.run(*resources, hard_delete=hard_delete, max_tokens_per_run=None)
+
+    per_deal = {e.endpoint for e in settled_log(server) if "{id}" in e.endpoint and deal_id_of(e) == victim}
+    assert not {deal_id_of(e) for e in settled_log(server) if "{id}" in e.endpoint} - {victim}
+    tables = ("deal_changes", "deal_stage_changes", "deal_participants", "deal_followers")
+    flags = {t: {r[0] for r in loader.rows(f"SELECT is_deleted FROM {t} WHERE deal_id = {victim}")} for t in tables}
+    if hard_delete:
+        # snapshot children: tombstones without a request; history: one changelog call to find the keys
+        assert per_deal == {"v1 /deals/{id}/changelog"}
+        assert flags == {t: set() for t in tables}
+    else:
+        assert per_deal == {"v1 /deals/{id}/changelog", "v1 /deals/{id}/participants", "v2 /deals/{id}/followers"}
+        assert flags == {t: {True} for t in tables}

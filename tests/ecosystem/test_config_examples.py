@@ -151,6 +151,20 @@ def test_toml_examples_resolve(destination: str, tmp_path: Path) -> None:
             assert result["location"] == location
 
 
+def test_readme_sections_examples_resolve(tmp_path: Path) -> None:
+    """docs/ecosystem.md (README-ready) has its own copy of a destination example."""
+    doc = REPO / "docs" / "ecosystem.md"
+    checked = 0
+    for i, (target, text, parsed) in enumerate(toml_blocks(doc)):
+        for destination in parsed.get("destination", {}):
+            result = resolve_with_files(tmp_path / f"block{i}", {target: text}, destination)
+            assert result["resolved"], result
+            for key, value in expected_credentials(parsed, destination).items():
+                assert result["credentials"].get(key) == value
+            checked += 1
+    assert checked
+
+
 @pytest.mark.parametrize("destination", ["bigquery", "snowflake"])
 def test_env_examples_resolve(destination: str, tmp_path: Path) -> None:
     """`export DESTINATION__...` lines of the docs resolve the same destination."""

@@ -107,8 +107,10 @@ def test_tiny_nulls_everywhere_optional(tiny: Account) -> None:
     assert deal["person_id"] == 0 and deal["org_id"] == 0 and deal["won_time"] == ""
     org = next(o for o in tiny.records("organizations") if o["website"] is None and o["industry"] is None)
     assert org["annual_revenue"] is None or org["employee_count"] is None
-    lead = next(rec for rec in tiny.records("leads") if rec["value"] is None)
-    assert lead["person_id"] is None or lead["expected_close_date"] is None
+    nullable = ("value", "person_id", "organization_id", "expected_close_date", "origin_id", "channel")
+    assert any(all(rec[k] is None for k in nullable) for rec in tiny.records("leads"))
+    task_keys = ("description", "due_date", "parent_task_id", "priority", "marked_as_done_time")
+    assert any(all(t[k] is None for k in task_keys) for t in tiny.records("tasks"))
 
 
 def test_tiny_deal_product_edge_cases(tiny: Account) -> None:

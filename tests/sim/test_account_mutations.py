@@ -173,3 +173,14 @@ def test_create_config_and_update_v1_records(account: Account) -> None:
     assert updated["update_time"] == account.clock.now().strftime("%Y-%m-%d %H:%M:%S")
     lead = account.records("leads")[0]
     assert account.update("leads", lead["id"], {"title": "t"})["update_time"] == _now_v2(account)
+
+
+def test_mutations_keep_spec_placeholders(account: Account) -> None:
+    deal = account.create("deals", {"title": "no person", "person_id": None})
+    assert deal["person_id"] == 0 and deal["won_time"] == "" and deal["stage_id"] == 1
+    won = account.update("deals", deal["id"], {"status": "won"})
+    assert won["won_time"] == won["close_time"] == won["first_won_time"] == _now_v2(account)
+    account.clock.advance(minutes=1)
+    reopened = account.update("deals", deal["id"], {"status": "open"})
+    assert reopened["won_time"] == "" and reopened["close_time"] is None
+    assert reopened["first_won_time"] == won["first_won_time"]

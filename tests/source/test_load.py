@@ -77,6 +77,10 @@ def test_full_load_matches_ground_truth(sim_server: Any, make_loader: Callable[.
     assert all(entry.path.startswith(("/api/v1/", "/api/v2/")) for entry in log)
     assert not [entry for entry in log if "recents" in entry.path]
     assert all(entry.status == 200 for entry in log)
+    params = {entry.endpoint: entry.params for entry in log}
+    assert params["v2 /activities"]["include_fields"] == "attendees"
+    assert "products_count" in params["v2 /deals"]["include_fields"]
+    assert params["v2 /deals"]["status"] == params["v2 /deals/archived"]["status"] == "open,won,lost,deleted"
     limits = {entry.endpoint: entry.params.get("limit") for entry in log}
     assert limits["v1 /files"] == "100" and limits["v1 /callLogs"] == "50" and limits["v2 /deals"] == "500"
     # each field set read once (+ at most one v1 read for deleted options)
@@ -120,12 +124,14 @@ def test_custom_fields_are_readable_typed_columns(sim_server: Any, make_loader: 
             assert row[f"{money_col}_currency"] == custom[money_hash]["currency"]
             checked["money"] += 1
     assert checked["enum"] and checked["set"] and checked["money"]
-    # the tiny account has a deal holding a deleted option: it resolves to the old label
-    deal_id = account.edge_cases["deals:deleted_option_values"][0]
-    deleted_labels = {label for opts in deleted.values() for label in opts.values()}
-    row = rows[deal_id]
-    assert any(row.get(c) in deleted_labels or (isinstance(_json(row.get(c)), list) and set(_json(row[c])) & deleted_labels)
-               for c in row)
+    # deals holding an option deleted before the first run resolve to its last label
+    deleted_values = [
+        (d["id"], deleted[enum_hash][d["custom_fields"][enum_hash]])
+        for d in account.ground_truth()["deals"]
+        if d["custom_fields"].get(enum_hash) in deleted[enum_hash]
+    ]
+    assert deleted_values
+    assert [(deal_id, rows[deal_id][enum_col]) for deal_id, _ in deleted_values] == deleted_values
 
     # leads carry deal custom fields under the same columns, labels resolved
     leads = {r["id"]: r for r in loader.table("leads")}
@@ -326,3 +332,15 @@ def test_unfilterable_desc_listing_stops_at_the_cursor(sim_server: Any, make_loa
     assert len([e for e in settled_log(sim_server) if e.endpoint == "v1 /files"]) == 2 < full_pages
     assert loader.rows(f"SELECT name FROM files WHERE id = {oldest['id']}") == [("renamed file",)]
     assert len(_ids(loader, "files")) == total
+
+
+def test_deal_columns_do_not_leak_into_tables_fed_by_deals(
+    sim_server: Any, make_loader: Callable[..., Loader]
+) -> None:
+    """Custom-field hints go to the deals resource only, not to transformers fed by its pages."""
+    loader = make_loader(sim_server)
+    loader.run("deals", "deal_followers", "custom_fields_mapping")
+    deal_columns = {row[0] for row in loader.rows("SELECT column_name FROM custom_fields_mapping WHERE entity = 'deal'")}
+    assert deal_columns and deal_columns <= set(loader.columns("deals"))
+    assert not deal_columns & set(loader.columns("deal_followers"))
+    assert "won_time" not in loader.columns("deal_followers")
