@@ -356,7 +356,8 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     if args.full_refresh:
-        pipeline.drop_pending_packages()
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()  # everything is dropped and reloaded anyway
     else:
         finish_pending_packages(pipeline)
     chunks = run_chunks(pipeline, args, start_date)

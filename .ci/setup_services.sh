@@ -67,6 +67,9 @@ psql_su() { su postgres -c "psql -p $port -v ON_ERROR_STOP=1 -qAt $*"; }
 if [ "$(psql_su "-c \"SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'\"")" != "1" ]; then
     log "creating role $PG_USER"
     psql_su "-c \"CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD'\"" >&2
+else
+    # a role left by an earlier run may have another password
+    psql_su "-c \"ALTER ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD'\"" >&2
 fi
 if [ "$(psql_su "-c \"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'\"")" != "1" ]; then
     log "creating database $PG_DB"

@@ -48,7 +48,7 @@ def pipedrive_source(
     base_url: Optional[str] = None,
     start_date: Optional[TAnyDateTime] = None,
     hard_delete: bool = False,
-    max_tokens_per_run: Optional[int] = DEFAULT_MAX_TOKENS_PER_RUN,
+    max_tokens_per_run: Optional[int] = None,
     max_pages_per_chunk: Optional[int] = None,
     page_size: Optional[int] = None,
 ) -> Sequence[DltResource]:
@@ -67,12 +67,12 @@ def pipedrive_source(
             Later runs continue from the stored cursor. Default: full history.
         hard_delete: False (default) keeps rows Pipedrive reports deleted, with
             `is_deleted = true`; True deletes them from the destination.
-        max_tokens_per_run: API tokens a run may spend (None: no cap). Enforced by the deal
-            children (products, changes, participants, followers: 10-40 tokens per deal): they
-            stop cleanly once the run has spent 90% of it and keep the remaining deals queued
-            in dlt state for the next run. Listings (one request per 500 records) always
-            finish. Default 10,000: a third of the smallest daily budget (Lite, one seat);
-            see `pipedrive.child_budget`.
+        max_tokens_per_run: Hard cap on the API tokens of a run: the client stops the run
+            with `TokenBudgetExceededError` before a request would exceed it (None: no hard
+            cap). The deal children (products, changes, participants, followers: 10-40 tokens
+            per deal) stop *cleanly* once the run has spent 90% of it - of 10,000 tokens when
+            None, a third of the smallest daily budget (Lite, one seat) - and keep the remaining
+            deals queued in dlt state for the next run. See `pipedrive.child_budget`.
         max_pages_per_chunk: Cut long backfills into chunks: an incremental table reads at
             most this many pages per run, then flags itself pending in its resource state
             (`pipedrive.chunking.pending_resources`); run the pipeline again until nothing is
@@ -85,13 +85,18 @@ def pipedrive_source(
         The resources, one per table.
     """
     token = validate_api_token(api_token)
-    # the cap is spent by the deal children (clean stop + queue), not by the client's hard stop
-    client = PipedriveClient(token, resolve_base_url(company_domain, base_url))
+    client = PipedriveClient(
+        token,
+        resolve_base_url(company_domain, base_url),
+        max_tokens_per_run=max_tokens_per_run,
+    )
     return build_resources(
         client,
         start_date=start_date,
         hard_delete=hard_delete,
         entities=with_page_size(ENTITIES, page_size),
         max_pages_per_chunk=max_pages_per_chunk,
-        max_tokens_per_run=max_tokens_per_run,
+        max_tokens_per_run=(
+            DEFAULT_MAX_TOKENS_PER_RUN if max_tokens_per_run is None else max_tokens_per_run
+        ),
     )

@@ -1,18 +1,20 @@
-"""`max_tokens_per_run`: the per-run token cap, enforced by the per-deal children.
+"""The token budget of the per-deal children: a clean stop below `max_tokens_per_run`.
 
 Per-deal endpoints are the only part of a run whose cost grows with every record (10-40 tokens
-per deal); listings cost 5-40 tokens per 500 records and always run to the end, because a listing
-stopped halfway is lost (dlt keeps no mid-extract checkpoint). So the cap is spent like this:
-before taking a deal from its queue a child transformer reserves the deal's cost here, and the
-children stop taking deals, cleanly, once the run's total spend (listings included) plus the
-reservations would pass `cap * CHILD_SHARE`. The rest of the cap stays free for listings that
-finish after the children stopped and for the rare extra changelog page.
+per deal); listings cost 5-40 tokens per 500 records. The client enforces an explicit
+`max_tokens_per_run` as a hard stop (it raises before a request would exceed it, which fails the
+run). The deal children must instead stop *cleanly*: before taking a deal from its queue a child
+transformer reserves the deal's cost here, and the children stop taking deals once the run's
+total spend (listings included) plus the reservations would pass `cap * CHILD_SHARE`. The rest of
+the cap stays free for listings that finish after the children stopped and for the rare extra
+changelog page.
 
-The default leaves most of any company's daily budget to other tools: Pipedrive grants
-30,000 tokens x plan multiplier (Lite 1, Growth 2, Premium 5, Ultimate 7) x seats per day, so
-10,000 tokens is a third of the smallest possible budget (Lite, one seat) and 3% of Growth with
-10 seats. At ~40 tokens per deal (changelog 20 + participants 10 + followers 10, products 10 per
-100 deals) one default run fetches the children of ~225 deals; raise it for backfills.
+Without an explicit cap the listings are not capped and the children use
+`DEFAULT_MAX_TOKENS_PER_RUN`, which leaves most of any company's daily budget to other tools:
+Pipedrive grants 30,000 tokens x plan multiplier (Lite 1, Growth 2, Premium 5, Ultimate 7) x
+seats per day, so 10,000 tokens is a third of the smallest possible budget (Lite, one seat) and
+3% of Growth with 10 seats. At ~40 tokens per deal (changelog 20 + participants 10 + followers
+10, products 10 per 100 deals) a default run fetches the children of ~225 deals.
 """
 
 import threading
@@ -21,7 +23,7 @@ from typing import Optional
 from .client import PipedriveClient
 
 DEFAULT_MAX_TOKENS_PER_RUN = 10_000
-"""Default `max_tokens_per_run` of `pipedrive_source` (see the module docstring)."""
+"""Cap of the deal children when `pipedrive_source(max_tokens_per_run=None)` (module docstring)."""
 CHILD_SHARE = 0.9
 """Fraction of `max_tokens_per_run` the run may have spent when the deal children stop."""
 

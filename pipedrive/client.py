@@ -24,11 +24,12 @@ from .errors import (
     raise_for_pipedrive_status,
 )
 from .paginators import make_paginator
-from .rate_limiter import RateLimiter
+from .rate_limiter import RateLimitedAdapter, RateLimiter
 
 TDataPage = List[Dict[str, Any]]
 
 RETRY_STATUS_CODES = tuple(range(500, 600))
+ADAPTER_POOL_SIZE = 50
 
 
 class PipedriveTokenAuth(AuthBase):
@@ -229,7 +230,12 @@ class PipedriveClient:
         # would be ideal; RESTClient keeps a single session, so take it lazily per call site
         client = self._rest_clients.get(api)
         if client is None:
-            client = _MeteredRESTClient(self, self.api_url(api), self._http_client.session)
+            session = self._http_client.session
+            # every attempt, retries included, waits for the shared window
+            adapter = RateLimitedAdapter(self.rate_limiter, pool_maxsize=ADAPTER_POOL_SIZE)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            client = _MeteredRESTClient(self, self.api_url(api), session)
             self._rest_clients[api] = client
         return client
 
@@ -242,7 +248,6 @@ class PipedriveClient:
                         f"request costs {cost}, max_tokens_per_run={self.max_tokens_per_run}; "
                         "rerun to continue from the saved cursors"
                     )
-        self.rate_limiter.acquire()
 
     def paginate(
         self,

@@ -37,7 +37,7 @@ from .child_budget import ChildTokenBudget
 from .chunking import history_floor
 from .child_queue import DealQueue, QueuedDeal, deal_fingerprint
 from .client import PipedriveClient, TDataPage
-from .deal_history import FieldNamer, change_rows, changes_since, stage_change_rows
+from .deal_history import STAGE_FIELD, FieldNamer, change_rows, changes_since, stage_change_rows
 from .entities import ENTITIES_BY_NAME, Entity, TimestampFormat
 from .errors import NotFoundError, TokenBudgetExceededError
 from .field_sets import FieldSetCache
@@ -61,7 +61,12 @@ def _is_deleted(deal: Mapping[str, Any]) -> bool:
 def child_columns(entity: Entity) -> TTableSchemaColumns:
     """Column hints every child table gets: tombstone, deletion flag, timestamps."""
     columns: TTableSchemaColumns = {
-        TOMBSTONE_COLUMN: {"name": TOMBSTONE_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True},
+        TOMBSTONE_COLUMN: {
+            "name": TOMBSTONE_COLUMN,
+            "data_type": "bool",
+            "nullable": True,
+            "hard_delete": True,
+        },
         DELETED_COLUMN: {"name": DELETED_COLUMN, "data_type": "bool", "nullable": True},
         "deal_id": {"name": "deal_id", "data_type": "bigint", "nullable": False},
     }
@@ -150,7 +155,9 @@ class DealChildReader:
             # chunked backfills (pipedrive.chunking): the floor only moves once the parent
             # listing was complete, else deals first listed in a later chunk lose old changes
             previous = history_floor(
-                dlt.current.resource_state(), self._queue.previous_boundary, self.entity.parent or ""
+                dlt.current.resource_state(),
+                self._queue.previous_boundary,
+                self.entity.parent or "",
             )
             if previous is not None:
                 since = parse_timestamp(previous) - CHANGELOG_OVERLAP
@@ -260,7 +267,9 @@ class DealChildReader:
             data_selector=entity.data_selector,
         )
 
-    def _snapshot_rows(self, deal: QueuedDeal, records: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    def _snapshot_rows(
+        self, deal: QueuedDeal, records: Iterable[Mapping[str, Any]]
+    ) -> List[Dict[str, Any]]:
         rows = []
         for record in records:
             row = flatten_record(record)
@@ -272,7 +281,7 @@ class DealChildReader:
     def _fetch_batch(self, deals: List[QueuedDeal]) -> List[Dict[str, Any]]:
         ids = ",".join(str(deal.deal_id) for deal in deals)
         by_deal: Dict[int, List[Mapping[str, Any]]] = {deal.deal_id: [] for deal in deals}
-        for page in self._pages({self.entity.parent_ids_param: ids}):  # type: ignore[dict-item]
+        for page in self._pages({str(self.entity.parent_ids_param): ids}):
             for record in page:
                 by_deal.setdefault(int(record["deal_id"]), []).append(record)
         rows: List[Dict[str, Any]] = []
@@ -284,7 +293,9 @@ class DealChildReader:
         path = self.entity.path.replace("{id}", str(deal.deal_id))
         try:
             if not self.history:
-                return self._snapshot_rows(deal, (r for page in self._pages({}, path) for r in page))
+                return self._snapshot_rows(
+                    deal, (r for page in self._pages({}, path) for r in page)
+                )
             items: List[Mapping[str, Any]] = []
             for page in self._pages({}, path):  # newest first: stop below `since`
                 items.extend(page)
@@ -292,7 +303,8 @@ class DealChildReader:
                     break
         except NotFoundError:  # the deal vanished since it was listed (purged)
             return [] if self.history else [tombstone(self.entity, deal.deal_id)]
-        rows = change_rows(deal.deal_id, changes_since(items, deal.since), self._namer)  # type: ignore[arg-type]
+        namer = self._namer or FieldNamer({}, None)
+        rows = change_rows(deal.deal_id, changes_since(items, deal.since), namer)
         for row in rows:
             row[DELETED_COLUMN] = deal.deleted
             if deal.deleted and self.context.hard_delete:
@@ -360,7 +372,8 @@ def derived_stage_resource(
     """
 
     def read_stage_changes(rows: TDataPage) -> Iterator[TDataPage]:
-        stage_rows = stage_change_rows(rows, context.stage_pipelines() if rows else {})
+        moved = any(row.get("field_key") == STAGE_FIELD for row in rows)
+        stage_rows = stage_change_rows(rows, context.stage_pipelines() if moved else {})
         if stage_rows:
             yield dlt.mark.with_table_name(stage_rows, entity.table)  # not the parent's table
 
@@ -402,10 +415,10 @@ def deal_child_resources(
     built: Dict[str, DltResource] = dict(parents)
     resources = []
     for entity in children:
-        parent = built.get(entity.parent)  # type: ignore[arg-type]
+        parent = built.get(entity.parent or "")
         if parent is None:
             continue
-        parent_entity = entities.get(entity.parent)  # type: ignore[arg-type]
+        parent_entity = entities.get(entity.parent or "")
         if parent_entity is not None and parent_entity.parent is not None:
             resource = derived_stage_resource(entity, parent, context)
         else:

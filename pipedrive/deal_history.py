@@ -12,7 +12,6 @@ value, new value, occurrence), where occurrence numbers identical changes within
 second, so re-reading an overlapping window merges instead of duplicating.
 """
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -45,11 +44,20 @@ class FieldNamer:
 
 def change_id(deal_id: int, item: Mapping[str, Any], occurrence: int) -> str:
     """Stable key of one change (see the module docstring)."""
-    parts = (deal_id, item.get("time"), item.get("field_key"), item.get("old_value"), item.get("new_value"), occurrence)
+    parts = (
+        deal_id,
+        item.get("time"),
+        item.get("field_key"),
+        item.get("old_value"),
+        item.get("new_value"),
+        occurrence,
+    )
     return digest128("\x1f".join("" if p is None else str(p) for p in parts))
 
 
-def changes_since(items: Iterable[Mapping[str, Any]], since: Optional[str]) -> List[Mapping[str, Any]]:
+def changes_since(
+    items: Iterable[Mapping[str, Any]], since: Optional[str]
+) -> List[Mapping[str, Any]]:
     """Changelog items with `time >= since` (all when `since` is None); v1 times compare as text."""
     return [item for item in items if since is None or str(item.get("time") or "") >= since]
 
@@ -68,12 +76,17 @@ def change_rows(
     Returns:
         One row per change, keyed by `change_id`.
     """
-    seen: Counter = Counter()
+    seen: Dict[Tuple[Any, ...], int] = {}
     rows = []
     for item in items:
-        identity = (item.get("time"), item.get("field_key"), item.get("old_value"), item.get("new_value"))
-        occurrence = seen[identity]
-        seen[identity] += 1
+        identity = (
+            item.get("time"),
+            item.get("field_key"),
+            item.get("old_value"),
+            item.get("new_value"),
+        )
+        occurrence = seen.get(identity, 0)
+        seen[identity] = occurrence + 1
         field_key = str(item.get("field_key"))
         field_name, column = namer.name_and_column(field_key)
         rows.append(
@@ -103,19 +116,19 @@ def _as_int(value: Any) -> Optional[int]:
 
 
 def stage_change_rows(
-    change_rows_: Iterable[Mapping[str, Any]], stage_pipelines: Mapping[int, int]
+    changes: Iterable[Mapping[str, Any]], stage_pipelines: Mapping[int, int]
 ) -> List[Dict[str, Any]]:
     """Picks the `stage_id` changes of `deal_changes` rows as `deal_stage_changes` rows.
 
     Args:
-        change_rows_: Rows made by `change_rows` (possibly flagged deleted / tombstones).
+        changes: Rows made by `change_rows` (possibly flagged deleted / tombstones).
         stage_pipelines: Stage id -> pipeline id (a stage belongs to exactly one pipeline).
 
     Returns:
         One row per stage move: previous and new stage and their pipelines, time and user.
     """
     rows = []
-    for change in change_rows_:
+    for change in changes:
         if change.get("field_key") != STAGE_FIELD:
             continue
         previous, stage = _as_int(change.get("old_value")), _as_int(change.get("new_value"))

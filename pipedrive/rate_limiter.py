@@ -13,9 +13,11 @@ import math
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Mapping, Optional
+from typing import Any, Callable, Deque, Mapping, Optional
 
 from dlt.common import logger
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
 
 DEFAULT_WINDOW_SECONDS = 2.0
 WINDOW_MARGIN = 0.1
@@ -69,6 +71,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._sent: Deque[float] = deque()
         self._blocked_until: float = 0.0
+        self._remaining_until: float = 0.0
+        self._in_flight: int = 0
         self.limit: Optional[int] = None
         self.remaining: Optional[int] = None
         self.pace: float = 1.0
@@ -88,12 +92,15 @@ class RateLimiter:
         delay = self._blocked_until - now
         if delay > 0:
             return delay
-        if self.remaining is not None and self.remaining <= self.reserve:
-            # the server's window was used up and its reset has passed: trust our own record
-            self.remaining = None
         allowed = self._allowed_in_window()
         if allowed is not None and len(self._sent) >= allowed:
             return self._sent[0] + self.window * (1 + WINDOW_MARGIN) - now
+        if self.remaining is not None:
+            if now >= self._remaining_until:
+                self.remaining = None  # the server's window rolled on: the estimate is stale
+            elif self.remaining <= self.reserve:
+                # others (same token) use the window too: wait until the server's reset
+                return self._remaining_until - now
         return 0.0
 
     def acquire(self) -> None:
@@ -104,12 +111,18 @@ class RateLimiter:
                 delay = self._delay(now)
                 if delay <= 0:
                     self._sent.append(now)
+                    self._in_flight += 1
                     if self.remaining is not None:
                         self.remaining -= 1
                     return
                 self.waits += 1
                 self.waited_seconds += delay
             self._sleep(delay)
+
+    def release(self) -> None:
+        """Marks a request acquired with `acquire` as answered (or failed)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
     def update_from_headers(self, headers: Mapping[str, str]) -> None:
         """Learns the window state from a response's `x-ratelimit-*` headers.
@@ -124,10 +137,13 @@ class RateLimiter:
             if limit is not None:
                 self.limit = int(limit)
             if remaining is not None:
-                self.remaining = int(remaining)
+                now = self._clock()
+                wait = reset if reset is not None and reset > 0 else self.window
+                # requests still in flight were sent after this one: not counted by the server yet
+                self.remaining = int(remaining) - max(0, self._in_flight - 1)
+                self._remaining_until = now + wait
                 if remaining <= self.reserve:
-                    wait = reset if reset is not None and reset > 0 else self.window
-                    self._blocked_until = max(self._blocked_until, self._clock() + wait)
+                    self._blocked_until = max(self._blocked_until, now + wait)
                 elif self.pace < 1.0:
                     self.pace = min(1.0, self.pace + PACE_RECOVERY)
 
@@ -152,3 +168,28 @@ class RateLimiter:
         """Makes every caller wait `seconds` from now (after a 429 with Retry-After)."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + max(seconds, 0.0))
+
+
+class RateLimitedAdapter(HTTPAdapter):
+    """Transport adapter that passes every attempt - retries included - through a limiter.
+
+    dlt's retrying session retries inside `Session.send`; the adapter's `send` runs once per
+    attempt, so a retried 429 waits for the shared window like any new request instead of
+    firing from every thread at the same moment.
+
+    Args:
+        limiter: The run's shared limiter.
+        **kwargs: `HTTPAdapter` options (e.g. `pool_maxsize`).
+    """
+
+    def __init__(self, limiter: RateLimiter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limiter = limiter
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Waits for a slot in the window, then sends."""
+        self.limiter.acquire()
+        try:
+            return super().send(request, *args, **kwargs)
+        finally:
+            self.limiter.release()

@@ -19,15 +19,14 @@ from typing import Any, Iterator
 
 import orjson
 
-from . import children
+from . import children, dealflow, mail
 from .clock import START, VirtualClock
 from .dataset import DERIVED, FIELD_SET_OF, STORED, V2_ENTITIES, Dataset
 from .factory import RecordFactory, lead_uuid
 from .fields import FieldDef, FieldOption
 from .generator import RETENTION, generate
-from .placeholders import complete
 from .shapes import record_to_v1
-from .timefmt import v1_ts, v2_ts
+from .timefmt import parse_ts, v1_ts, v2_to_v1, v2_ts
 from .values import flatten_v1
 
 #: Entities whose ids are strings (sorted as strings in the ground truth).
@@ -40,6 +39,12 @@ _BUILDERS = {
 }
 #: Entities that keep deleted records visible (deals, 30 days) or can be archived.
 _ARCHIVABLE = ("deals", "leads")
+#: Entities whose records link to a deal through `deal_id` (they appear in the deal's flow).
+_LINKED = ("activities", "notes", "files", "call_logs")
+#: Per-deal child kinds the mutation API can add to and remove from deals.
+_CHILDREN = ("deal_followers", "deal_participants")
+#: First id of followers/participants added through the mutation API (generated: deal id * 10 + k).
+_FIRST_CHILD_ID = 1_000_000_000
 #: Keys the mutation API owns; changes to them are not logged as deal changes.
 _NOT_LOGGED = ("update_time", "add_time", "id")
 
@@ -71,6 +76,7 @@ class Account:
         self._cache: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         self._deleted_sorted = sorted(data.deleted_at.values())
         self._created = 0
+        self._links: tuple[tuple[int, ...], dict[str, dict[int, list[dict[str, Any]]]]] | None = None
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -188,9 +194,44 @@ class Account:
         deal = self.data.store["deals"].get(deal_id)
         return None if deal is None or self._is_purged(deal_id) else deal
 
+    def _linked(self) -> dict[str, dict[int, list[dict[str, Any]]]]:
+        """entity -> deal id -> records of `_LINKED` entities that link to the deal (cached)."""
+        key = tuple(self.version(e) for e in _LINKED)
+        if self._links is None or self._links[0] != key:
+            index: dict[str, dict[int, list[dict[str, Any]]]] = {e: {} for e in _LINKED}
+            for entity in _LINKED:
+                for rec in self.records(entity):
+                    if rec.get("deal_id") is not None:
+                        index[entity].setdefault(rec["deal_id"], []).append(rec)
+            self._links = (key, index)
+        return self._links[1]
+
     def deal_flow(self, deal_id: int) -> list[dict[str, Any]]:
-        """v1 `/deals/{id}/flow` items of a deal, newest first ([] for unknown deals)."""
-        return self.data.history.flow(deal_id) if self._deal(deal_id) else []
+        """v1 `/deals/{id}/flow` items of a deal, newest first ([] for unknown deals).
+
+        All kinds of `dealflow.KINDS`; the HTTP layer applies `items` and `all_changes`
+        with `dealflow.matches`.
+        """
+        deal = self._deal(deal_id)
+        if deal is None:
+            return []
+        linked = self._linked()
+        add_ts, end_ts = parse_ts(deal["add_time"]) or 0, parse_ts(deal["update_time"]) or 0
+        items = [dealflow.item("dealChange", i["timestamp"], i["data"], i["data"]["id"])
+                 for i in self.data.history.flow(deal_id)]
+        items.append(dealflow.item("deal", v2_to_v1(deal["add_time"]), self.to_v1("deals", deal), -1))
+        items += [dealflow.activity_item(self.to_v1("activities", a)) for a in linked["activities"].get(deal_id, ())]
+        items += [dealflow.item("note", n["add_time"], n, n["id"]) for n in linked["notes"].get(deal_id, ())]
+        items += [dealflow.item("file", f["add_time"], f, f["id"]) for f in linked["files"].get(deal_id, ())]
+        items += [dealflow.item("call", v2_to_v1(c["start_time"]), c) for c in linked["call_logs"].get(deal_id, ())]
+        items += [dealflow.follower_item(deal_id, row) for row in self._follower_rows(deal)]
+        items += [dealflow.item("participant", row["add_time"], row, row["id"])
+                  for row in self.deal_participants(deal_id)]
+        person = self.data.store["persons"].get(deal.get("person_id"))
+        items += [dealflow.item("mailMessage", v1_ts(ts), msg, msg["id"])
+                  for ts, msg in mail.mail_messages(self.seed, deal, add_ts, end_ts, person)]
+        items += dealflow.extras(self.seed, deal, add_ts, end_ts)
+        return dealflow.assemble(items)
 
     def deal_changelog(self, deal_id: int) -> list[dict[str, Any]]:
         """v1 `/deals/{id}/changelog` items of a deal, newest first."""
@@ -203,12 +244,18 @@ class Account:
             return []
         store = self.data.store
         top = self.data.next_ids.get("persons", 1) - 1
-        return children.participants(self.seed, deal, store["persons"], top, store["users"], store["organizations"])
+        rows = children.participants(self.seed, deal, store["persons"], top, store["users"], store["organizations"])
+        return self.data.participant_edits.apply(deal_id, rows, "id")
+
+    def _follower_rows(self, deal: dict[str, Any]) -> list[dict[str, Any]]:
+        """Follower rows (`id`, `user_id`, `add_time`) of a deal, edits applied."""
+        rows = children.followers(self.seed, deal, list(self.data.store["users"]))
+        return self.data.follower_edits.apply(deal["id"], rows, "user_id")
 
     def deal_followers(self, deal_id: int) -> list[dict[str, Any]]:
         """v2 `/deals/{id}/followers` rows (`user_id`, `add_time`) of a deal."""
         deal = self._deal(deal_id)
-        return children.followers(self.seed, deal, list(self.data.store["users"])) if deal else []
+        return [children.v2_follower(r) for r in self._follower_rows(deal)] if deal else []
 
     def deal_products(self, deal_id: int) -> list[dict[str, Any]]:
         """v2 deal-product rows of a deal, by id."""
@@ -280,11 +327,15 @@ class Account:
         """Create a record; returns it (API shape). `add_time`/`update_time` = clock.now().
 
         `deal_products` rows need `deal_id` and `product_id`; they update the deal's
-        `products_count` and `update_time`.
+        `products_count` and `update_time`. `deal_followers` need `deal_id` and `user_id`,
+        `deal_participants` `deal_id` and `person_id` (see `_create_child`).
 
         Raises:
             KeyError: For unknown entities or referenced deals/products that do not exist.
+            ValueError: When the user already follows / the person already participates.
         """
+        if entity in _CHILDREN:
+            return self._create_child(entity, data)
         if entity not in STORED:
             raise KeyError(f"entity {entity!r} cannot be created")
         ts = self.clock.timestamp()
@@ -319,7 +370,6 @@ class Account:
                 rec["pipeline_id"] = stage["pipeline_id"]
         if "update_time" in base:
             rec["update_time"] = self._now(entity)
-        complete(entity, rec)
         self.data.store[entity][rec_id] = rec
         self._bump(entity)
         return rec
@@ -337,6 +387,53 @@ class Account:
         self._touch_deal(deal["id"], products_delta=1)
         self._bump("deal_products")
         return row
+
+    def _create_child(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Add a follower (`user_id`) or participant (`person_id`) to a deal (`deal_id`).
+
+        Like in Pipedrive, the deal's flow gains a `follower`/`participant` item at the current
+        time. The deal's `update_time` moves too (its follower/participant counts change; not
+        confirmed against the real API). Returns the new row with `deal_id` (ground-truth shape).
+        """
+        deal = self._get("deals", data["deal_id"])
+        now = self._now("deals")
+        row_id = self.data.next_ids.get(entity, _FIRST_CHILD_ID)
+        self.data.next_ids[entity] = row_id + 1
+        if entity == "deal_followers":
+            user_id = data["user_id"]
+            if user_id not in self.data.store["users"]:
+                raise KeyError(f"users {user_id!r} not found")
+            if any(r["user_id"] == user_id for r in self._follower_rows(deal)):
+                raise ValueError(f"user {user_id} already follows deal {deal['id']}")
+            row = {"id": row_id, "user_id": user_id, "add_time": now}
+            self.data.follower_edits.add(deal["id"], row, "user_id")
+            out = {**children.v2_follower(row), "deal_id": deal["id"]}
+        else:
+            person = self._get("persons", data["person_id"])
+            if any(r["person"]["id"] == person["id"] for r in self.deal_participants(deal["id"])):
+                raise ValueError(f"person {person['id']} already participates in deal {deal['id']}")
+            store = self.data.store
+            row = children.participant(row_id, deal, person, store["users"], store["organizations"], add_time=now)
+            self.data.participant_edits.add(deal["id"], row, "id")
+            out = {**row, "deal_id": deal["id"]}
+        self._touch_deal(deal["id"])
+        self._bump(entity)
+        return out
+
+    def _delete_child(self, entity: str, rec_id: Any) -> None:
+        """Remove a follower or participant; `rec_id` is `(deal_id, key)` or `"deal_id:key"`,
+        key = the follower's user id / the participant row id (as the API's DELETE paths)."""
+        deal_id, key = (int(p) for p in (rec_id.split(":") if isinstance(rec_id, str) else rec_id))
+        deal = self._get("deals", deal_id)
+        if entity == "deal_followers":
+            rows, field, edits = self._follower_rows(deal), "user_id", self.data.follower_edits
+        else:
+            rows, field, edits = self.deal_participants(deal_id), "id", self.data.participant_edits
+        if not any(r[field] == key for r in rows):
+            raise KeyError(f"{entity} {rec_id!r} not found")
+        edits.remove(deal_id, key, field)
+        self._touch_deal(deal_id)
+        self._bump(entity)
 
     def _touch_deal(self, deal_id: int, products_delta: int = 0) -> None:
         """Bump a deal's update_time (and products_count) after a change of its rows."""
@@ -361,7 +458,6 @@ class Account:
         if entity == "deals":
             self._deal_side_effects(old, new, now)
             self._log_changes(old, new)
-        complete(entity, new)
         self.data.store[entity][rec_id] = new
         if entity == "deal_products":
             self._touch_deal(new["deal_id"])
@@ -384,7 +480,7 @@ class Account:
                 new["lost_time"] = new["close_time"] = now
             elif status == "open":
                 new["close_time"] = None
-                new["won_time"] = new["lost_time"] = ""  # spec placeholders (placeholders.py)
+                new["won_time"] = new["lost_time"] = None
 
     def _log_changes(self, old: dict[str, Any], new: dict[str, Any], user_id: int = 1) -> None:
         ts = self.clock.timestamp()
@@ -409,6 +505,9 @@ class Account:
         Raises:
             KeyError: If the record does not exist.
         """
+        if entity in _CHILDREN:
+            self._delete_child(entity, rec_id)
+            return
         old = self._get(entity, rec_id)
         if entity == "deals":
             new = dict(old, status="deleted", is_deleted=True, update_time=self._now("deals"))

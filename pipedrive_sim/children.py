@@ -1,12 +1,14 @@
-"""Per-deal child rows derived on demand: participants (v1) and followers (v2).
+"""Per-deal child rows: participants (v1) and followers, generated on demand plus edits.
 
-Both are deterministic from the account seed, the deal and the referenced person/users, so
-they need no storage; a deal's owner always follows it and its contact person participates.
+The generated rows are deterministic from the account seed, the deal and the referenced
+person/users, so they need no storage; a deal's owner always follows it and its contact person
+participates. Rows added or removed through the mutation API are kept as `ChildEdits`.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from .timefmt import v2_to_v1
@@ -14,14 +16,48 @@ from .timefmt import v2_to_v1
 _COMPANY_ID = 7001
 
 
+@dataclass
+class ChildEdits:
+    """Rows of one child kind added to / removed from deals through the mutation API.
+
+    Attributes:
+        added: deal id -> rows added (in the internal shape of the kind), oldest first.
+        removed: deal id -> keys (follower user id / participant row id) of removed rows.
+    """
+
+    added: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    removed: dict[int, set[int]] = field(default_factory=dict)
+
+    def apply(self, deal_id: int, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        """Generated `rows` of a deal with the edits applied (rows keyed by `row[key]`)."""
+        added = self.added.get(deal_id, [])
+        skip = self.removed.get(deal_id, set()) | {r[key] for r in added}
+        return [r for r in rows if r[key] not in skip] + added
+
+    def add(self, deal_id: int, row: dict[str, Any], key: str) -> None:
+        """Record an added row (it replaces a generated row with the same key)."""
+        self.added.setdefault(deal_id, []).append(row)
+
+    def remove(self, deal_id: int, value: int, key: str) -> None:
+        """Record the removal of the row whose `key` is `value` (generated or added)."""
+        self.added[deal_id] = [r for r in self.added.get(deal_id, []) if r[key] != value]
+        self.removed.setdefault(deal_id, set()).add(value)
+
+
 def followers(seed: int, deal: dict[str, Any], user_ids: list[int]) -> list[dict[str, Any]]:
-    """v2 follower rows (`user_id`, `add_time`) of a deal: the owner plus maybe a colleague."""
+    """Generated follower rows (`id`, `user_id`, `add_time` v2) of a deal: the owner plus maybe
+    a colleague. The v2 API row is `user_id` + `add_time` (`v2_follower`); v1 adds `id`."""
     rng = random.Random(seed * 7_000_003 + deal["id"])
-    out = [{"user_id": deal["owner_id"], "add_time": deal["add_time"]}]
+    out = [{"id": deal["id"] * 10, "user_id": deal["owner_id"], "add_time": deal["add_time"]}]
     others = [u for u in user_ids if u != deal["owner_id"]]
     if others and rng.random() < 0.4:
-        out.append({"user_id": rng.choice(others), "add_time": deal["update_time"]})
+        out.append({"id": deal["id"] * 10 + 1, "user_id": rng.choice(others), "add_time": deal["update_time"]})
     return out
+
+
+def v2_follower(row: dict[str, Any]) -> dict[str, Any]:
+    """The v2 `/deals/{id}/followers` row of a follower."""
+    return {"user_id": row["user_id"], "add_time": row["add_time"]}
 
 
 def _contact(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -29,8 +65,10 @@ def _contact(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def participant(row_id: int, deal: dict[str, Any], person: dict[str, Any],
-                users: dict[int, dict[str, Any]], orgs: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """One v1 `/deals/{id}/participants` row for a person."""
+                users: dict[int, dict[str, Any]], orgs: dict[int, dict[str, Any]],
+                add_time: str | None = None) -> dict[str, Any]:
+    """One v1 `/deals/{id}/participants` row for a person (added at `add_time`, v2 format;
+    default: the deal's `add_time`)."""
     owner = users.get(person["owner_id"], {"id": person["owner_id"], "name": "", "email": ""})
     org = orgs.get(person.get("org_id") or 0)
     email, phone = _contact(person["emails"]), _contact(person["phones"])
@@ -38,7 +76,7 @@ def participant(row_id: int, deal: dict[str, Any], person: dict[str, Any],
         "id": row_id,
         "person_id": {"active_flag": True, "name": person["name"], "email": email, "phone": phone,
                       "owner_id": person["owner_id"], "company_id": _COMPANY_ID, "value": person["id"]},
-        "add_time": v2_to_v1(deal["add_time"]),
+        "add_time": v2_to_v1(add_time or deal["add_time"]),
         "active_flag": True,
         "related_item_data": {"deal_id": deal["id"], "title": deal["title"]},
         "person": {

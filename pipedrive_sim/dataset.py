@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .children import ChildEdits
 from .fields import FieldCatalog
 from .flow import DealHistory
 
@@ -43,6 +44,8 @@ class Dataset:
         products_of: deal id -> ids of its deal-product rows.
         edge_cases: name -> ids of records that carry that edge case.
         next_ids: entity -> next integer id to allocate.
+        follower_edits: Followers added/removed through the mutation API (by user id).
+        participant_edits: Participants added/removed through the mutation API (by row id).
     """
 
     seed: int
@@ -54,3 +57,5 @@ class Dataset:
     products_of: dict[int, list[int]] = field(default_factory=dict)
     edge_cases: dict[str, list[Any]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
+    follower_edits: ChildEdits = field(default_factory=ChildEdits)
+    participant_edits: ChildEdits = field(default_factory=ChildEdits)

@@ -1,9 +1,10 @@
 """Record builders: one method per entity, producing records in the entity's API shape.
 
 `RecordFactory` is used by the generator (random records) and by `Account.create` (blank
-records, `blank=True`: every optional value null or absent). Keys the spec declares
-non-nullable are omitted instead of being null when a record has no value for them; keys the
-spec declares nullable are present and null.
+records, `blank=True`: every optional value null). Every documented property is present; one
+without a value is `null`, like the real API sends it (e.g. v2 deal `person_id`, activity
+`due_time`), also where the spec declares the property non-nullable (see
+`tests/sim/test_openapi_fidelity.py`, `NULL_IN_REAL_API`). Empty lists stay `[]`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from .dataset import Dataset
 from .fields import FieldDef
-from .placeholders import complete
 from .text import UNICODE_SAMPLES, person_name, sample_text
 from .timefmt import DAY, date_str, v1_ts, v2_ts
 from .values import address_value, flatten_v1, make_value
@@ -106,12 +106,6 @@ class RecordFactory:
         """Random text (with unicode edge cases)."""
         return sample_text(self.rng, long)
 
-    @staticmethod
-    def _put(rec: dict[str, Any], key: str, value: Any) -> None:
-        """Set a non-nullable key only when there is a value."""
-        if value is not None:
-            rec[key] = value
-
     # -- v2 entities ---------------------------------------------------------------------
     def deal(self, id: int, add: int, upd: int, blank: bool = False, *, status: str = "open",
              stage_id: int | None = None, title: str | None = None, close: int | None = None) -> dict[str, Any]:
@@ -128,9 +122,9 @@ class RecordFactory:
             "id": id,
             "title": title if title is not None else ("" if blank else self.text()),
             "owner_id": self._user() if not blank else 1,
+            "person_id": None if blank else self._ref("persons", 0.85),
+            "org_id": None if blank else self._ref("organizations", 0.7),
         }
-        self._put(rec, "person_id", None if blank else self._ref("persons", 0.85))
-        self._put(rec, "org_id", None if blank else self._ref("organizations", 0.7))
         rec |= {
             "pipeline_id": stage["pipeline_id"], "stage_id": stage["id"], "value": value,
             "currency": "EUR" if blank else rng.choice(("EUR", "EUR", "USD", "GBP", "JPY")),
@@ -139,11 +133,9 @@ class RecordFactory:
             "probability": None if blank or rng.random() < 0.5 else rng.randint(0, 100),
             "lost_reason": self.text() if status == "lost" and not blank else None,
             "visible_to": 3, "close_time": v2_ts(close),
+            "won_time": v2_ts(close) if status == "won" else None,
+            "lost_time": v2_ts(close) if status == "lost" else None,
         }
-        if status == "won":
-            rec["won_time"] = v2_ts(close)
-        if status == "lost":
-            rec["lost_time"] = v2_ts(close)
         rec["expected_close_date"] = date_str(add + (0 if blank else rng.randint(0, 180)) * DAY)
         rec |= {
             "label_ids": [] if blank else rng.sample((1, 2, 3), rng.randint(0, 2)),
@@ -153,7 +145,7 @@ class RecordFactory:
             "first_won_time": v2_ts(close) if status == "won" else None,
             "custom_fields": self.custom_v2("deal", blank),
         }
-        return complete("deals", rec)
+        return rec
 
     def person(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v2 person."""
@@ -164,8 +156,8 @@ class RecordFactory:
         rec: dict[str, Any] = {
             "id": id, "name": f"{first} {last}".strip(), "first_name": first, "last_name": last,
             "owner_id": 1 if blank else self._user(),
+            "org_id": None if blank else self._ref("organizations", 0.6), "picture_id": None,
         }
-        self._put(rec, "org_id", None if blank else self._ref("organizations", 0.6))
         slug = f"{first}.{last}".lower().replace(" ", "")
         rec |= {
             "add_time": v2_ts(add), "update_time": v2_ts(upd),
@@ -175,15 +167,13 @@ class RecordFactory:
                 {"value": f"+372 5{rng.randint(100000, 999999)}", "primary": True, "label": "mobile"}],
             "is_deleted": False, "visible_to": 3,
             "label_ids": [] if blank else rng.sample((1, 2), rng.randint(0, 1)),
+            "postal_address": None if blank or rng.random() >= 0.3 else _v2_address(address_value(rng)),
+            "notes": None, "im": [],
+            "job_title": None if blank or rng.random() >= 0.4 else self.text(),
+            "birthday": None if blank or rng.random() >= 0.2 else date_str(add - rng.randint(7000, 20000) * DAY),
+            "custom_fields": self.custom_v2("person", blank),
         }
-        if not blank and rng.random() < 0.3:
-            rec["postal_address"] = _v2_address(address_value(rng))
-        if not blank and rng.random() < 0.4:
-            rec["job_title"] = self.text()
-        if not blank and rng.random() < 0.2:
-            rec["birthday"] = date_str(add - rng.randint(7000, 20000) * DAY)
-        rec["custom_fields"] = self.custom_v2("person", blank)
-        return complete("persons", rec)
+        return rec
 
     def organization(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v2 organization."""
@@ -192,8 +182,7 @@ class RecordFactory:
             "id": id, "name": "" if blank else self.text(), "owner_id": 1 if blank else self._user(),
             "add_time": v2_ts(add), "update_time": v2_ts(upd), "is_deleted": False, "visible_to": 3,
         }
-        if not blank and rng.random() < 0.6:
-            rec["address"] = _v2_address(address_value(rng))
+        rec["address"] = None if blank or rng.random() >= 0.6 else _v2_address(address_value(rng))
         rec |= {
             "label_ids": [] if blank else rng.sample((1, 2), rng.randint(0, 1)),
             "website": None if blank or rng.random() < 0.5 else f"https://org{id}.example.com",
@@ -203,7 +192,7 @@ class RecordFactory:
             "employee_count": None if blank or rng.random() < 0.6 else rng.randint(1, 5000),
             "custom_fields": self.custom_v2("organization", blank),
         }
-        return complete("organizations", rec)
+        return rec
 
     def activity(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v2 activity (custom fields included; `attendees` is an include field)."""
@@ -217,31 +206,29 @@ class RecordFactory:
             "owner_id": 1 if blank else self._user(), "creator_user_id": 1 if blank else self._user(),
             "is_deleted": False, "add_time": v2_ts(add), "update_time": v2_ts(upd),
         }
-        if not blank:
-            for key, entity, share in (("deal_id", "deals", 0.6), ("person_id", "persons", 0.6),
-                                       ("org_id", "organizations", 0.4)):
-                self._put(rec, key, self._ref(entity, share))
-        rec["due_date"] = date_str(add + (0 if blank else rng.randint(0, 30)) * DAY)
-        if not blank:
-            if rng.random() < 0.7:
-                rec["due_time"] = f"{rng.randint(7, 18):02d}:{rng.choice((0, 30)):02d}:00"
-                rec["duration"] = f"0{rng.randint(0, 2)}:{rng.choice((15, 30, 45)):02d}:00"
-        rec |= {"busy": not blank and rng.random() < 0.5, "done": done}
-        if done:
-            rec["marked_as_done_time"] = v2_ts(upd)
-        if not blank and rng.random() < 0.2:
-            rec["location"] = _v2_address(address_value(rng))
-        person = rec.get("person_id")
+        for key, entity, share in (("deal_id", "deals", 0.6), ("person_id", "persons", 0.6),
+                                   ("org_id", "organizations", 0.4)):
+            rec[key] = None if blank else self._ref(entity, share)
+        rec |= {"lead_id": None, "project_id": None,
+                "due_date": date_str(add + (0 if blank else rng.randint(0, 30)) * DAY),
+                "due_time": None, "duration": None}
+        if not blank and rng.random() < 0.7:
+            rec["due_time"] = f"{rng.randint(7, 18):02d}:{rng.choice((0, 30)):02d}:00"
+            rec["duration"] = f"0{rng.randint(0, 2)}:{rng.choice((15, 30, 45)):02d}:00"
+        rec |= {"busy": not blank and rng.random() < 0.5, "done": done,
+                "marked_as_done_time": v2_ts(upd) if done else None}
+        rec["location"] = _v2_address(address_value(rng)) if not blank and rng.random() < 0.2 else None
+        person = rec["person_id"]
         rec |= {
             "participants": [{"person_id": person, "primary": True}] if person else [],
             "attendees": [],
             "public_description": "" if blank else (self.text(long=True) if rng.random() < 0.3 else ""),
             "note": "" if blank else (self.text(long=True) if rng.random() < 0.3 else ""),
             "custom_fields": self.custom_v2("activity", blank),
+            "conference_meeting_client": None, "conference_meeting_url": None, "conference_meeting_id": None,
+            "priority": rng.randint(1, 3) if not blank and rng.random() < 0.5 else None,
         }
-        if not blank and rng.random() < 0.5:
-            rec["priority"] = rng.randint(1, 3)
-        return complete("activities", rec)
+        return rec
 
     def product(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v2 product with one price per currency it is sold in."""
@@ -332,19 +319,17 @@ class RecordFactory:
             "id": id, "active_flag": True, "add_time": v1_ts(add),
             "content": "" if blank else f"<p>{self.text(long=True)}</p>",
         }
-        if not blank:
-            for key, entity, share, obj, attr in (
-                ("deal_id", "deals", 0.6, "deal", "title"), ("person_id", "persons", 0.4, "person", "name"),
-                ("org_id", "organizations", 0.3, "organization", "name"),
-            ):
-                ref = self._ref(entity, share)
-                target = self.data.store[entity].get(ref) if ref else None
-                if target is not None:
-                    rec[key] = ref
-                    rec[obj] = {attr: target[attr]}
+        for key, entity, share, obj, attr in (
+            ("deal_id", "deals", 0.6, "deal", "title"), ("person_id", "persons", 0.4, "person", "name"),
+            ("org_id", "organizations", 0.3, "organization", "name"),
+        ):
+            ref = None if blank else self._ref(entity, share)
+            target = self.data.store[entity].get(ref) if ref else None
+            rec[key] = None if target is None else ref
+            rec[obj] = None if target is None else {attr: target[attr]}
         rec |= {
             "last_update_user_id": user,
-            "pinned_to_deal_flag": "deal_id" in rec and rng.random() < 0.1,
+            "pinned_to_deal_flag": rec["deal_id"] is not None and rng.random() < 0.1,
             "pinned_to_organization_flag": False, "pinned_to_person_flag": False,
             "pinned_to_project_flag": False, "pinned_to_task_flag": False,
             "update_time": v1_ts(upd),
@@ -357,10 +342,14 @@ class RecordFactory:
         rng = self.rng
         name = "empty.txt" if blank else f"{self.text().replace(' ', '_')}.{rng.choice(('pdf', 'png', 'docx'))}"
         rec: dict[str, Any] = {"id": id, "user_id": 1 if blank else self._user()}
-        deal = None if blank else self._ref("deals", 0.7)
-        if deal and deal in self.data.store["deals"]:
-            rec["deal_id"] = deal
-            rec["deal_name"] = self.data.store["deals"][deal]["title"]
+        deal = self.data.store["deals"].get(None if blank else self._ref("deals", 0.7))
+        # No linked object: the id is null and its name "" (the spec's example, e.g. `person_name: ""`).
+        for kind in ("deal", "person", "org", "product", "activity", "lead", "project"):
+            rec[f"{kind}_id"] = None
+            if kind != "activity":
+                rec[f"{kind}_name"] = ""
+        if deal is not None:
+            rec["deal_id"], rec["deal_name"] = deal["id"], deal["title"]
         rec |= {
             "add_time": v1_ts(add), "update_time": v1_ts(upd), "file_name": name,
             "file_size": 0 if blank else rng.randint(100, 5_000_000), "active_flag": True,
@@ -368,7 +357,7 @@ class RecordFactory:
             "s3_bucket": "", "mail_message_id": "", "mail_template_id": "",
             "url": f"https://example.pipedrive.com/v1/files/{id}/download", "name": name, "description": "",
         }
-        return complete("files", rec)
+        return rec
 
     def lead(self, n: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v1 lead (UUID id) carrying the deal custom fields v1-style."""
@@ -403,18 +392,17 @@ class RecordFactory:
             "start_time": v2_ts(add), "end_time": v2_ts(add + length),
         }
         for key, entity, share in (("person_id", "persons", 0.7), ("deal_id", "deals", 0.5)):
-            self._put(rec, key, None if blank else self._ref(entity, share))
+            rec[key] = None if blank else self._ref(entity, share)
         rec |= {"note": "", "id": f"{n:024x}", "has_recording": False, "company_id": 7001}
         return rec
 
 
 def _v2_address(addr: dict[str, Any]) -> dict[str, Any]:
-    """A built-in v2 address object: value plus string parts (null parts dropped)."""
+    """A built-in v2 address object: value plus every part (null when not resolved)."""
     out = {"value": addr["value"]}
     for key in ("country", "admin_area_level_1", "admin_area_level_2", "locality", "sublocality",
-                "route", "street_number", "postal_code"):
-        if addr.get(key) is not None:
-            out[key] = addr[key]
+                "route", "street_number", "subpremise", "postal_code"):
+        out[key] = addr.get(key)
     return out
 
 

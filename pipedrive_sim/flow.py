@@ -1,4 +1,4 @@
-"""Deal history: the v1 deal flow (`dealChange` items) and the v1 deal changelog.
+"""Deal history: the `dealChange` items of the v1 deal flow and the v1 deal changelog.
 
 Generated history is not materialised: each deal keeps a small `HistorySpec` and its events
 are derived on demand, deterministically from the account seed and the deal id. Mutations
@@ -48,6 +48,7 @@ class HistorySpec:
         owner_id: The deal owner (author of most changes).
         events: How many events to generate.
         bounce: Whether the stage moved back and forth.
+        custom: (custom field key, final value) pairs that were set after creation.
     """
 
     add_ts: int
@@ -61,6 +62,7 @@ class HistorySpec:
     owner_id: int
     events: int
     bounce: bool
+    custom: tuple[tuple[str, Any], ...] = ()
 
 
 def generated_events(seed: int, deal_id: int, spec: HistorySpec) -> list[ChangeEvent]:
@@ -75,8 +77,9 @@ def generated_events(seed: int, deal_id: int, spec: HistorySpec) -> list[ChangeE
     if spec.bounce:
         hi = min(target + 1, len(spec.stages) - 1)
         path = path + [hi, target] if hi != target else path + [max(target - 1, 0), target]
-    if len(path) > max(spec.events - 1, 1):
-        path = path[-max(spec.events - 1, 2):]
+    keep = max(spec.events - 1, 3 if spec.bounce else 2)  # a bounce needs its two moves
+    if len(path) > keep:
+        path = path[-keep:]
     stage_moves = list(zip(path, path[1:]))
     n_value = max(spec.events - len(stage_moves) - (1 if spec.close_ts else 0), 0)
     span = max(spec.stage_change_ts - spec.add_ts, 0)
@@ -92,6 +95,7 @@ def generated_events(seed: int, deal_id: int, spec: HistorySpec) -> list[ChangeE
     raw += [(ts, "value", values[i], values[i + 1]) for i, ts in enumerate(vtimes)]
     if spec.close_ts:
         raw.append((spec.close_ts, "status", "open", spec.status))
+    raw += [(rng.randint(spec.add_ts, max(spec.add_ts, spec.end_ts)), key, None, value) for key, value in spec.custom]
     raw.sort(key=lambda e: e[0])
     return [
         ChangeEvent(deal_id * 100 + i, deal_id, key, old, new, spec.owner_id, ts, "app")
@@ -116,7 +120,7 @@ def flow_item(ev: ChangeEvent) -> dict[str, Any]:
             "log_time": stamp,
             "change_source": ev.change_source,
             "change_source_user_agent": _AGENTS[ev.id % 2],
-            "additional_data": {},
+            "additional_data": [],  # as the spec example (empty PHP array)
         },
     }
 

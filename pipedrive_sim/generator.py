@@ -31,6 +31,11 @@ DEAL_EDGES: dict[str, int] = {
     "deleted_option_values": 9, "unicode": 10, "empty_string": 11,
 }
 SAME_SECOND_DEALS = (12, 13, 14, 15)
+#: Generated dealChange events per deal: randint(5, 15) // this (the flow also carries activities,
+#: notes, files, calls, followers, participants, mail, the deal itself: ~10 items per deal in all).
+CHANGE_EVENTS_DIVISOR = 4
+#: Share of deals with a generated custom-field change (shown in the flow only with all_changes=1).
+CUSTOM_CHANGE_SHARE = 0.5
 #: Entities whose title the spec requires to be non-empty (`minLength: 1`).
 _NON_EMPTY_TITLES = ("tasks",)
 
@@ -195,6 +200,7 @@ class _Generator:
             stages_of[st["pipeline_id"]] += (st["id"],)
         store = data.store["deals"]
         edges: dict[str, list[int]] = {k: [] for k in DEAL_EDGES}
+        custom_rng = self.rng("deals:custom_changes")  # own stream: the deal data stays as it was
         for (deal_id, (add, upd)) in enumerate(self.times(rng, total), 1):
             edge = edge_of.get(deal_id)
             roll = rng.random()
@@ -241,9 +247,14 @@ class _Generator:
                 rec["won_time" if status == "won" else "lost_time"] = stamp
                 if rec["first_won_time"] is not None:
                     rec["first_won_time"] = stamp
+            set_keys = [k for k, v in rec["custom_fields"].items() if v is not None]
+            custom = ()
+            if set_keys and custom_rng.random() < CUSTOM_CHANGE_SHARE:
+                key = custom_rng.choice(set_keys)
+                custom = ((key, rec["custom_fields"][key]),)
             data.history.specs[deal_id] = HistorySpec(
                 add, stage_ts, upd, stages, rec["stage_id"], rec["value"], status, close_ts,
-                rec["owner_id"], rng.randint(5, 15), bounce)
+                rec["owner_id"], rng.randint(5, 15) // CHANGE_EVENTS_DIVISOR, bounce, custom)
             store[deal_id] = rec
         for k in ("nulls", "many_products", "products_removed", "deleted_option_values", "unicode", "empty_string"):
             edges[k] = [DEAL_EDGES[k]]

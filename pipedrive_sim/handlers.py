@@ -7,7 +7,6 @@ body from cached byte chunks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import dealflow
 from .errors import bad_request, not_found
 from .filters import FilterContext, build_predicate, parse_int_param
 from .index import IndexStore, Row, SortedView, id_key, normalize
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from .routes import Route
 
 OMIT: Any = object()
-CUSTOM_FIELD_KEY = re.compile(r"^[0-9a-f]{40}$")
 PAGE_PARAMS = frozenset({"cursor", "limit", "sort_by", "sort_direction", "start", "custom_fields", "include_fields",
                          "include_option_labels", "include_labels"})
 MAX_CUSTOM_FIELDS = 15
@@ -289,20 +288,12 @@ def fields_v1(route: Route, req: Request) -> bytes:
 def deal_flow(route: Route, req: Request) -> bytes:
     """``/deals/{id}/flow``: newest first; ``items`` filter; custom-field changes only with ``all_changes=1``."""
     deal = deal_row(req)
-    kinds = {k.strip() for k in req.params.get("items", "").split(",") if k.strip()}
+    kinds = dealflow.wanted_kinds(req.params.get("items", ""))
     all_changes = req.params.get("all_changes") == "1"
     with req.store.lock:
         flow = req.account.deal_flow(deal.id)
-
-    def keep(item: dict[str, Any]) -> bool:
-        if kinds and item.get("object") not in kinds:
-            return False
-        if not all_changes and item.get("object") == "dealChange":
-            key = (item.get("data") or {}).get("field_key") or ""
-            return not CUSTOM_FIELD_KEY.match(key)
-        return True
-
-    page, start, limit, more = offset_window((i for i in flow if keep(i)), req, route)
+    kept = (i for i in flow if dealflow.matches(i, kinds, all_changes))
+    page, start, limit, more = offset_window(kept, req, route)
     return envelope(dumps_all(page), offset_additional(route, start, limit, more))
 
 

@@ -3,8 +3,9 @@
 v1 differs from v2 by: `YYYY-MM-DD HH:MM:SS` timestamps, custom fields flattened to the top
 level (see `values.flatten_v1`), address objects flattened to `<key>` + `<key>_<part>`,
 `active_flag`/`active`/`deleted` instead of `is_deleted`, renamed keys, string `visible_to`
-and a single `label`. The per-entity rules follow the `/recents` item schemas of the v1 spec:
-built-in keys the spec declares non-nullable are dropped when they would be null.
+and a single `label`. The per-entity rules follow the `/recents` item schemas of the v1 spec.
+A property without a value is `null` in v1 as in v2 (the real API sends the key with `null`,
+e.g. a deal's `person_id`), also where the spec declares it non-nullable.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from .fields import FieldDef
-from .placeholders import EMPTY, NIL_UUID, empty_address
 from .timefmt import v2_to_v1
 from .values import flatten_v1
 
@@ -30,7 +30,6 @@ class V1Rule:
         renames: v2 key -> v1 key.
         negated: v2 boolean key -> v1 keys holding its negation (e.g. is_deleted -> active_flag).
         copied: v2 boolean key -> extra v1 keys holding the same value.
-        nullable: Built-in v1 keys allowed to be null (others are dropped when null).
         string_keys: Keys rendered as strings in v1 (e.g. `visible_to`).
         label: How `label_ids` becomes v1 `label`: "csv" (comma string), "first" (int) or "".
         extra: Post-processing hook for entity-specific keys.
@@ -39,7 +38,6 @@ class V1Rule:
     renames: dict[str, str] = field(default_factory=dict)
     negated: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"is_deleted": ("active_flag",)})
     copied: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    nullable: frozenset[str] = frozenset()
     string_keys: tuple[str, ...] = ()
     label: str = ""
     extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
@@ -77,28 +75,18 @@ def _pipeline(out: dict[str, Any], rec: dict[str, Any]) -> None:
 RULES: dict[str, V1Rule] = {
     "deals": V1Rule(
         renames={"owner_id": "user_id"}, negated={"is_deleted": ("active",)}, copied={"is_deleted": ("deleted",)},
-        nullable=frozenset({"probability", "lost_reason", "close_time", "origin_id", "channel", "channel_id",
-                            "arr", "mrr", "acv", "next_activity_id", "last_activity_id", "rotten_time"}),
         string_keys=("visible_to",), label="csv", extra=_deal),
     "persons": V1Rule(
-        renames={"emails": "email", "phones": "phone"},
-        nullable=frozenset({"picture_id", "label", "org_name", "cc_email", "last_name"}),
-        string_keys=("visible_to",), label="first", extra=_person),
-    "organizations": V1Rule(
-        nullable=frozenset({"country_code"}), string_keys=("visible_to",), label="first", extra=_org_owner),
+        renames={"emails": "email", "phones": "phone"}, string_keys=("visible_to",), label="first", extra=_person),
+    "organizations": V1Rule(string_keys=("visible_to",), label="first", extra=_org_owner),
     "activities": V1Rule(
-        renames={"owner_id": "user_id", "busy": "busy_flag", "creator_user_id": "created_by_user_id"},
-        nullable=frozenset({"lead_id", "project_id", "participants", "attendees"}), extra=_hhmm),
+        renames={"owner_id": "user_id", "busy": "busy_flag", "creator_user_id": "created_by_user_id"}, extra=_hhmm),
     "products": V1Rule(renames={"is_linkable": "selectable"}),
     "pipelines": V1Rule(renames={"is_deal_probability_enabled": "deal_probability"},
                         negated={"is_deleted": ("active",)}, extra=_pipeline),
     "stages": V1Rule(renames={"is_deal_rot_enabled": "rotten_flag", "days_to_rotten": "rotten_days"}),
 }
 _ADDRESS_KEYS = ("address", "postal_address", "location")
-
-
-def _is_empty(value: Any) -> bool:
-    return value in (0, "", NIL_UUID) or value == [] or value == empty_address()
 
 
 def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -> dict[str, Any]:
@@ -113,13 +101,10 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
         A new dict in the v1 shape.
     """
     rule = RULES.get(entity, V1Rule())
-    placeholders = EMPTY.get(entity, {})
     out: dict[str, Any] = {}
     for key, value in rec.items():
         if key == "custom_fields":
             continue
-        if key in placeholders and _is_empty(value):
-            value = None  # v2 spec placeholder (see placeholders.py); v1 decides null or absent
         if key in rule.negated or key in rule.copied:
             for v1_key in rule.negated.get(key, ()):
                 out[v1_key] = not value
@@ -127,11 +112,11 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
                 out[v1_key] = value
             continue
         if key in _ADDRESS_KEYS:
-            if isinstance(value, dict):
-                out[key] = value.get("value") or None
-                for part in _PARTS:
-                    out[f"{key}_{part}"] = value.get(part) or None
-                out[f"{key}_formatted_address"] = value.get("value") or None
+            addr = value if isinstance(value, dict) else {}
+            out[key] = addr.get("value") or None
+            for part in _PARTS:
+                out[f"{key}_{part}"] = addr.get(part) or None
+            out[f"{key}_formatted_address"] = addr.get("value") or None
             continue
         if isinstance(value, str) and key.endswith("_time") and "T" in value:
             value = v2_to_v1(value)
@@ -145,8 +130,6 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
         out["label"] = labels[0] if labels else None
     if rule.extra:
         rule.extra(out, rec)
-    for key in [k for k, v in out.items() if v is None and k not in rule.nullable]:
-        del out[key]
     for fd in custom:  # custom values may be null: they are not in the spec's schemas
         flatten_v1(fd, (rec.get("custom_fields") or {}).get(fd.key), out)
     return out

@@ -12,7 +12,13 @@ from tests.source.conftest import Loader, settled_log
 
 DEAL_LISTINGS = ("deals", "deals_archived")
 SNAPSHOT_CHILDREN = ("deal_products", "deal_participants", "deal_followers")
-ALL_CHILDREN = ("deal_products", "deal_changes", "deal_stage_changes", "deal_participants", "deal_followers")
+ALL_CHILDREN = (
+    "deal_products",
+    "deal_changes",
+    "deal_stage_changes",
+    "deal_participants",
+    "deal_followers",
+)
 
 
 def child_resources(*names: str, archived: bool = True) -> tuple[str, ...]:

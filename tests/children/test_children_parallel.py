@@ -13,7 +13,8 @@ LATENCY_MS = 40
 
 def _max_in_flight(log: list[Any]) -> int:
     events = sorted(
-        [(e.time, 1) for e in log] + [(e.time + e.duration_ms / 1000, -1) for e in log], key=lambda x: (x[0], x[1])
+        [(e.time, 1) for e in log] + [(e.time + e.duration_ms / 1000, -1) for e in log],
+        key=lambda x: (x[0], x[1]),
     )
     current = peak = 0
     for _, step in events:
@@ -37,5 +38,7 @@ def test_children_fill_the_burst_window_without_429(
     # nor slower than the window allows: the busiest 2 s carried (nearly) the whole burst
     times = sorted(e.time for e in log)
     busiest = max(sum(1 for t in times if start <= t < start + 2.0) for start in times)
-    print(f"\n{len(log)} requests, busiest 2 s window {busiest}/{BURST}, max in flight {_max_in_flight(per_deal)}")
+    print(
+        f"\n{len(log)} requests, busiest 2 s window {busiest}/{BURST}, max in flight {_max_in_flight(per_deal)}"
+    )
     assert busiest >= BURST * 0.8

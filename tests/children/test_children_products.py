@@ -26,11 +26,15 @@ def _truth_rows(server: Any) -> dict[int, list[dict[str, Any]]]:
 def _loaded(loader: Loader) -> dict[tuple[int, int], tuple[Any, ...]]:
     return {
         (r[0], r[1]): r[2:]
-        for r in loader.rows("SELECT deal_id, id, quantity, product_id, is_deleted FROM deal_products")
+        for r in loader.rows(
+            "SELECT deal_id, id, quantity, product_id, is_deleted FROM deal_products"
+        )
     }
 
 
-def test_products_batched_by_100_deals(make_sim: Callable[..., Any], make_loader: Callable[..., Loader]) -> None:
+def test_products_batched_by_100_deals(
+    make_sim: Callable[..., Any], make_loader: Callable[..., Loader]
+) -> None:
     server = make_sim(size="small", burst_limit=UNTHROTTLED)
     loader = make_loader(server)
     loader.run(*child_resources("deal_products"), max_tokens_per_run=None)
@@ -41,6 +45,8 @@ def test_products_batched_by_100_deals(make_sim: Callable[..., Any], make_loader
     without_products = {d["id"] for d in truth["deals"] if not d["products_count"]}
     entries = requests_to(server, "v2 /deals/products")
     first_pages = [e for e in entries if "cursor" not in e.params]
+    for listing in requests_to(server, "v2 /deals") + requests_to(server, "v2 /deals/archived"):
+        assert "products_count" in listing.params["include_fields"].split(",")
 
     # every deal with products asked for exactly once, never one without; <= 100 ids a request
     requested = Counter(i for e in first_pages for i in batch_ids(e))
@@ -52,12 +58,15 @@ def test_products_batched_by_100_deals(make_sim: Callable[..., Any], make_loader
     assert len(first_pages) == math.ceil(live / BATCH) + math.ceil(archived / BATCH)
     # plus one request per further page of 500 rows within a batch (cursor paging)
     expected_pages = sum(
-        max(1, math.ceil(sum(len(rows_of.get(i, [])) for i in batch_ids(e)) / PAGE)) for e in first_pages
+        max(1, math.ceil(sum(len(rows_of.get(i, [])) for i in batch_ids(e)) / PAGE))
+        for e in first_pages
     )
     assert len(entries) == expected_pages
     assert all(e.params.get("limit") == str(PAGE) for e in entries)
 
-    per_deal_requests = sum(max(1, math.ceil(len(rows_of.get(d["id"], [])) / PAGE)) for d in truth["deals"])
+    per_deal_requests = sum(
+        max(1, math.ceil(len(rows_of.get(d["id"], [])) / PAGE)) for d in truth["deals"]
+    )
     print(
         f"\ndeal_products, small account ({len(truth['deals'])} deals, {len(with_products)} with products): "
         f"batched {len(entries)} requests / {10 * len(entries)} tokens; "
@@ -72,7 +81,12 @@ def test_products_batched_by_100_deals(make_sim: Callable[..., Any], make_loader
     }
 
 
-def _pick(truth: dict[str, list[dict[str, Any]]], rows_of: dict[int, list[Any]], count: int, exclude: set[int]) -> int:
+def _pick(
+    truth: dict[str, list[dict[str, Any]]],
+    rows_of: dict[int, list[Any]],
+    count: int,
+    exclude: set[int],
+) -> int:
     """A live, open deal with exactly `count` products (or >= 2 when count is 2)."""
     for deal in truth["deals"]:
         n = len(rows_of.get(deal["id"], []))
@@ -100,7 +114,9 @@ def test_products_follow_removals_and_deletions(
     assert any("cursor" in e.params for e in requests_to(server, "v2 /deals/products"))
     requested_run1 = {i for e in requests_to(server, "v2 /deals/products") for i in batch_ids(e)}
     assert requested_run1 == {
-        d["id"] for d in truth["deals"] if d["products_count"] and not (hard_delete and d["is_deleted"])
+        d["id"]
+        for d in truth["deals"]
+        if d["products_count"] and not (hard_delete and d["is_deleted"])
     }
 
     shrunk = _pick(truth, rows_of, 2, {many})
@@ -112,7 +128,9 @@ def test_products_follow_removals_and_deletions(
     account.delete("deal_products", removed_row)
     account.delete("deal_products", rows_of[emptied][0]["id"])
     account.delete("deals", deleted)
-    added = account.create("deal_products", {"deal_id": gaining, "product_id": rows_of[shrunk][0]["product_id"]})
+    added = account.create(
+        "deal_products", {"deal_id": gaining, "product_id": rows_of[shrunk][0]["product_id"]}
+    )
     server.reset_log()
     loader.run(*resources, hard_delete=hard_delete, max_tokens_per_run=None)
 

@@ -59,7 +59,9 @@ def test_backfill_under_token_cap_completes_over_runs(
         if pending_per_run[-1] == 0:
             break
     logging.getLogger("dlt").removeHandler(messages)
-    print(f"\ntoken cap {CAP}: tokens per run {spent_per_run}, deals still queued after each run {pending_per_run}")
+    print(
+        f"\ntoken cap {CAP}: tokens per run {spent_per_run}, deals still queued after each run {pending_per_run}"
+    )
     assert pending_per_run[-1] == 0 and len(spent_per_run) >= 3
     assert all(spent <= CAP for spent in spent_per_run)
     assert any("remain queued and the next run continues with them" in m for m in messages.messages)
@@ -71,27 +73,40 @@ def test_backfill_under_token_cap_completes_over_runs(
     for endpoint in PER_DEAL:
         assert Counter(deal_id_of(e) for e in log if e.endpoint == endpoint) == listed, endpoint
     batched = Counter(
-        i for e in log if e.endpoint == "v2 /deals/products" and "cursor" not in e.params for i in batch_ids(e)
+        i
+        for e in log
+        if e.endpoint == "v2 /deals/products" and "cursor" not in e.params
+        for i in batch_ids(e)
     )
     assert batched == Counter(d["id"] for d in truth["deals"] if d["products_count"])
 
     # the destination equals the simulator's ground truth (soft delete: rows of deleted deals flagged)
     deleted = {d["id"] for d in truth["deals"] if d["is_deleted"]}
     assert _rows(loader, "SELECT deal_id, id, quantity, is_deleted FROM deal_products") == Counter(
-        (r["deal_id"], r["id"], r["quantity"], r["deal_id"] in deleted) for r in truth["deal_products"]
+        (r["deal_id"], r["id"], r["quantity"], r["deal_id"] in deleted)
+        for r in truth["deal_products"]
     )
     assert _rows(
         loader,
         "SELECT deal_id, field_key, old_value, new_value, actor_user_id, strftime(time, '%Y-%m-%d %H:%M:%S') "
         "FROM deal_changes",
     ) == Counter(
-        (c["deal_id"], c["field_key"], c["old_value"], c["new_value"], c["actor_user_id"], c["time"])
+        (
+            c["deal_id"],
+            c["field_key"],
+            c["old_value"],
+            c["new_value"],
+            c["actor_user_id"],
+            c["time"],
+        )
         for c in truth["deal_changelog"]
     )
     assert _rows(loader, "SELECT deal_id, id, person_id__value FROM deal_participants") == Counter(
         (p["deal_id"], p["id"], p["person_id"]["value"]) for p in truth["deal_participants"]
     )
     followers = _rows(loader, "SELECT deal_id, user_id, is_deleted FROM deal_followers")
-    assert followers == Counter((f["deal_id"], f["user_id"], f["deal_id"] in deleted) for f in truth["deal_followers"])
+    assert followers == Counter(
+        (f["deal_id"], f["user_id"], f["deal_id"] in deleted) for f in truth["deal_followers"]
+    )
     # compound key: a user following several deals is one row per deal
     assert max(Counter(user for _, user, _ in followers).values()) > 1

@@ -17,9 +17,13 @@ MERGE_TABLES = {
     "products": "products",
     "notes": "notes",
     "leads": "leads",
+    "files": "files",
 }
 # fully reloaded (replace) tables with an `id`
-REPLACE_TABLES = ["pipelines", "stages", "users", "currencies", "activity_types", "roles"]
+REPLACE_TABLES = [
+    "pipelines", "stages", "users", "currencies", "activity_types", "roles", "filters",
+    "lead_labels", "goals", "projects", "tasks", "call_logs",
+]
 
 
 def require_service(env_name: str, what: str) -> str:

@@ -59,6 +59,40 @@ def run(pipeline: Any, server: Any, **source_kwargs: Any) -> Any:
     return info
 
 
+def column_types(pipeline: Any, table: str) -> dict[str, str]:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s",
+            pipeline.dataset_name, table,
+        )
+    return dict(rows)
+
+
+def assert_postgres_types(pipeline: Any) -> None:
+    """Real Postgres types, not text: timestamps, numerics, booleans, jsonb for lists."""
+    deals = column_types(pipeline, "deals")
+    assert deals["update_time"] == "timestamp with time zone"
+    assert deals["value"] == "numeric"
+    assert deals["is_deleted"] == "boolean"
+    assert deals["label_ids"] == "jsonb"
+    assert column_types(pipeline, "persons")["emails"] == "jsonb"
+
+
+def assert_deal_followers(pipeline: Any, truth: dict[str, list[dict[str, Any]]]) -> None:
+    """A deal child table: (deal, follower) pairs of the API, each once.
+
+    The source spends at most `max_tokens_per_run` on per-deal child requests and continues with
+    the remaining deals in the next run, so one run of the small account holds a subset.
+    """
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("deal_followers")
+        rows = client.execute_sql(f"SELECT deal_id, user_id FROM {table}")
+    assert len(rows) == len(set(rows))
+    expected = {(r["deal_id"], r["user_id"]) for r in truth["deal_followers"]}
+    assert rows and set(rows) <= expected, sorted(set(rows) - expected)[:5]
+
+
 @pytest.mark.parametrize("hard_delete", [False, True], ids=["soft_delete", "hard_delete"])
 def test_small_account_then_incremental_with_deletes(
     make_sim: Callable[..., Any], pg_pipeline: Callable[..., Any], hard_delete: bool
@@ -76,6 +110,8 @@ def test_small_account_then_incremental_with_deletes(
         pipeline, account.ground_truth(), hard_delete=hard_delete, empty_is_null=csv
     )
     assert compared["deals"] >= 300 and compared["activities"] >= 1000  # really the small account
+    assert_postgres_types(pipeline)
+    assert_deal_followers(pipeline, account.ground_truth())
     first_run_requests = len(server.log)
     deals_cursor = as_utc(
         pipeline.state["sources"]["pipedrive"]["resources"]["deals"]["incremental"]["update_time"]["last_value"]

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_SCRIPT = REPO_ROOT / "pipedrive_pipeline.py"
@@ -161,6 +161,28 @@ class PipelineRunner:
         )
         self.transcripts.append(done.stdout + done.stderr)
         return RunResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+    def run_with_hook(self, marker: str, hook: Callable[[], None], *args: str, timeout: float = 120) -> RunResult:
+        """Runs the pipeline and calls `hook` once when a stderr line contains `marker`."""
+        started = time.monotonic()
+        process = subprocess.Popen(
+            self._args(args), cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stderr is not None and process.stdout is not None
+        lines: List[str] = []
+        fired = False
+        for line in process.stderr:
+            lines.append(line)
+            if not fired and marker in line:
+                hook()
+                fired = True
+        stdout = process.stdout.read()
+        process.wait(timeout=timeout)
+        stderr = "".join(lines)
+        self.transcripts.append(stdout + stderr)
+        assert fired, f"never saw {marker!r}: {stderr[-2000:]}"
+        return RunResult(process.returncode, stdout, stderr, time.monotonic() - started)
 
     def run_and_kill(self, after: float, *args: str) -> Optional[RunResult]:
         """Starts the pipeline and `kill -9`s it `after` seconds later (None: it ended first)."""

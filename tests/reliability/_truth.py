@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import dlt
 import pytest
 
-from tests.ecosystem._compare import assert_matches_ground_truth, fetch
+from tests.ecosystem._compare import as_utc, assert_matches_ground_truth, fetch
 
 from ._harness import PIPELINE_NAME, PipelineRunner
 
@@ -18,6 +18,7 @@ CHILD_KEYS: Dict[str, Tuple[str, str]] = {
     "deal_participants": ("deal_id", "id"),
     "deal_followers": ("deal_id", "user_id"),
 }
+ALL_CHILDREN = (*CHILD_KEYS, "deal_changes")
 
 
 def attach(runner: PipelineRunner, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -30,31 +31,53 @@ def _keys(pipeline: Any, table: str, columns: Tuple[str, str]) -> List[Tuple[Any
     return [(row[columns[0]], row[columns[1]]) for row in fetch(pipeline, table, list(columns))]
 
 
-def assert_destination_equals_truth(
-    runner: PipelineRunner, monkeypatch: pytest.MonkeyPatch, truth: Dict[str, List[Dict[str, Any]]],
-    *, children: bool = True,
-) -> Dict[str, int]:
-    """Every entity and (optionally) deal-child row is there exactly once, with its latest
-    `update_time`; nothing else is there.
-
-    Returns:
-        Rows compared per table.
-    """
-    pipeline = attach(runner, monkeypatch)
-    compared = assert_matches_ground_truth(pipeline, truth)
-    if not children:
-        return compared
-    for table, columns in CHILD_KEYS.items():
+def _assert_children(pipeline: Any, truth: Dict[str, List[Dict[str, Any]]], tables: Sequence[str]) -> Dict[str, int]:
+    """Snapshot children hold exactly the API's rows; `deal_changes` every change once."""
+    compared: Dict[str, int] = {}
+    for table in tables:
+        if table == "deal_changes":
+            changes = [row["change_id"] for row in fetch(pipeline, table, ["change_id"])]
+            assert len(changes) == len(set(changes)), "deal_changes: duplicated change_id"
+            assert len(changes) == len(truth["deal_changelog"]), f"deal_changes: {len(changes)} != {len(truth['deal_changelog'])}"
+            compared[table] = len(changes)
+            continue
+        columns = CHILD_KEYS[table]
         got = Counter(_keys(pipeline, table, columns))
         duplicated = [key for key, count in got.items() if count > 1]
         assert not duplicated, f"{table}: duplicated rows {duplicated[:5]}"
         expected = {(row[columns[0]], row[columns[1]]) for row in truth[table]}
         assert set(got) == expected, f"{table}: missing {sorted(expected - set(got))[:5]}, extra {sorted(set(got) - expected)[:5]}"
         compared[table] = len(expected)
-    changes = [row["change_id"] for row in fetch(pipeline, "deal_changes", ["change_id"])]
-    assert len(changes) == len(set(changes)), "deal_changes: duplicated change_id"
-    assert len(changes) == len(truth["deal_changelog"]), f"deal_changes: {len(changes)} != {len(truth['deal_changelog'])}"
-    compared["deal_changes"] = len(changes)
+    return compared
+
+
+def assert_destination_equals_truth(
+    runner: PipelineRunner, monkeypatch: pytest.MonkeyPatch, truth: Dict[str, List[Dict[str, Any]]],
+) -> Dict[str, int]:
+    """Every entity and deal-child row is there exactly once, with its latest `update_time`;
+    nothing else is there.
+
+    Returns:
+        Rows compared per table.
+    """
+    pipeline = attach(runner, monkeypatch)
+    compared = assert_matches_ground_truth(pipeline, truth)
+    compared.update(_assert_children(pipeline, truth, ALL_CHILDREN))
+    return compared
+
+
+def assert_deals_equal_truth(
+    runner: PipelineRunner, monkeypatch: pytest.MonkeyPatch, truth: Dict[str, List[Dict[str, Any]]],
+    children: Sequence[str],
+) -> Dict[str, int]:
+    """Like `assert_destination_equals_truth` for a run of the deal listings and some children."""
+    pipeline = attach(runner, monkeypatch)
+    rows = fetch(pipeline, "deals", ["id", "update_time"])
+    assert sorted(r["id"] for r in rows) == sorted(d["id"] for d in truth["deals"])
+    latest = {d["id"]: as_utc(d["update_time"]) for d in truth["deals"]}
+    assert all(as_utc(r["update_time"]) == latest[r["id"]] for r in rows)
+    compared = {"deals": len(rows)}
+    compared.update(_assert_children(pipeline, truth, children))
     return compared
 
 

@@ -16,8 +16,7 @@ from ._truth import assert_destination_equals_truth
 CHUNKED = ("--chunk-pages", "1")
 PAGE_SIZE = "10"
 """tiny account, 10-row pages, 1 page per chunk: deals, persons, activities take 3-4 chunks."""
-KILLS_PER_PHASE = 2
-KILL_WINDOW_S = (0.5, 9.0)
+KILL_WINDOW_S = (0.5, 7.0)
 
 
 def mutate(sim: SimProcess) -> None:
@@ -54,14 +53,14 @@ def baseline(start_sim: Callable[..., SimProcess], make_runner: Callable[..., Pi
     return _BASELINE
 
 
-def _kill_phase(runner: PipelineRunner, rng: random.Random) -> int:
-    """Kills the pipeline `KILLS_PER_PHASE` times at random moments, then runs it to the end.
+def _kill_phase(runner: PipelineRunner, rng: random.Random, kills: int) -> int:
+    """Kills the pipeline `kills` times at random moments, then runs it to the end.
 
     Returns:
         How many runs were really killed (a run may finish before its kill time).
     """
     killed = 0
-    for _ in range(KILLS_PER_PHASE):
+    for _ in range(kills):
         if runner.run_and_kill(rng.uniform(*KILL_WINDOW_S), *CHUNKED) is None:
             killed += 1
     final = runner.run(*CHUNKED)
@@ -70,7 +69,7 @@ def _kill_phase(runner: PipelineRunner, rng: random.Random) -> int:
     return killed
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_kill_9_anywhere_then_rerun_equals_ground_truth(
     seed: int,
     baseline: Dict[str, int],
@@ -83,13 +82,13 @@ def test_kill_9_anywhere_then_rerun_equals_ground_truth(
     sim = start_sim()
     runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE=PAGE_SIZE)
 
-    killed_full = _kill_phase(runner, rng)
+    killed_full = _kill_phase(runner, rng, kills=2)
     full_requests = sim.stats()["requests"]
     assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
 
     mutate(sim)
     sim.reset_log()
-    killed_incremental = _kill_phase(runner, rng)
+    killed_incremental = _kill_phase(runner, rng, kills=1)
     assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
 
     # each kill re-does at most half a full backfill (one chunk plus the restart), here measured
@@ -101,7 +100,8 @@ def test_kill_9_anywhere_then_rerun_equals_ground_truth(
             f"\n[kill -9 seed {seed}] baseline {baseline['requests']} requests / {baseline['chunks']} chunks; "
             f"full phase: {killed_full} kills, {full_requests} requests (+{extra}, "
             f"{extra / max(killed_full, 1):.0f} per kill); incremental phase: {killed_incremental} kills, "
-            f"{sim.stats()['requests']} requests"
+            f"{sim.stats()['requests']} requests; runs that first loaded a package left by a kill: "
+            f"{sum('resuming: loading' in text for text in runner.transcripts)}"
         )
 
 

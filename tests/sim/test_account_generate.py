@@ -7,6 +7,7 @@ import time
 import unicodedata
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -103,8 +104,13 @@ def test_tiny_nulls_everywhere_optional(tiny: Account) -> None:
     deal = next(d for d in tiny.records("deals") if all(v is None for v in d["custom_fields"].values()))
     for key in ("probability", "lost_reason", "close_time", "origin_id", "channel", "arr"):
         assert deal[key] is None
-    # non-nullable in the spec: present with the empty value of the type (pipedrive_sim.placeholders)
-    assert deal["person_id"] == 0 and deal["org_id"] == 0 and deal["won_time"] == ""
+    # non-nullable in the spec, but null in the real API: the key is present with null
+    for key in ("person_id", "org_id", "won_time", "lost_time"):
+        assert key in deal and deal[key] is None, key
+    activity = tiny.records("activities")[0]  # the all-null activity
+    for key in ("deal_id", "lead_id", "person_id", "org_id", "project_id", "due_time", "duration", "location"):
+        assert key in activity and activity[key] is None, key
+    assert not any(v == 0 or v == "" for k, v in deal.items() if k.endswith("_id")), deal
     org = next(o for o in tiny.records("organizations") if o["website"] is None and o["industry"] is None)
     assert org["annual_revenue"] is None or org["employee_count"] is None
     nullable = ("value", "person_id", "organization_id", "expected_close_date", "origin_id", "channel")
@@ -151,9 +157,14 @@ def test_tiny_time_edge_cases(tiny: Account) -> None:
     assert any(f["update_time"] is None for f in tiny.fields("deal", "v1"))
 
 
+def _changes(account: Account, deal_id: int) -> list[dict[str, Any]]:
+    """The `dealChange` items of a deal's flow, newest first."""
+    return [i for i in account.deal_flow(deal_id) if i["object"] == "dealChange"]
+
+
 def test_tiny_stage_back_and_forth(tiny: Account) -> None:
     def bounced(deal_id: int) -> bool:
-        moves = [(i["data"]["old_value"], i["data"]["new_value"]) for i in reversed(tiny.deal_flow(deal_id))
+        moves = [(i["data"]["old_value"], i["data"]["new_value"]) for i in reversed(_changes(tiny, deal_id))
                  if i["data"]["field_key"] == "stage_id"]
         return any((b, a) in moves[k + 1:] for k, (a, b) in enumerate(moves))
 
@@ -162,7 +173,7 @@ def test_tiny_stage_back_and_forth(tiny: Account) -> None:
 
 def test_flow_ends_in_current_stage(small: Account) -> None:
     for deal in small.records("deals")[:100]:
-        stage_moves = [i for i in small.deal_flow(deal["id"]) if i["data"]["field_key"] == "stage_id"]
+        stage_moves = [i for i in _changes(small, deal["id"]) if i["data"]["field_key"] == "stage_id"]
         if stage_moves:
             assert stage_moves[0]["data"]["new_value"] == deal["stage_id"]
             assert stage_moves[0]["timestamp"] == deal["stage_change_time"].replace("T", " ")[:19]

@@ -47,7 +47,7 @@ def test_update_deal_logs_flow_and_changelog(account: Account) -> None:
     account.clock.advance(hours=1)
     new = account.update("deals", deal["id"], {"stage_id": target, "value": 123.0})
     assert new["update_time"] == new["stage_change_time"] == _now_v2(account)
-    flow = account.deal_flow(deal["id"])
+    flow = [i for i in account.deal_flow(deal["id"]) if i["object"] == "dealChange"]
     logged = {i["data"]["field_key"]: i["data"] for i in flow[:2]}
     assert logged["stage_id"]["old_value"] == deal["stage_id"] and logged["stage_id"]["new_value"] == target
     assert logged["value"]["new_value"] == 123.0
@@ -63,7 +63,7 @@ def test_update_custom_field_logged_by_hash(account: Account) -> None:
                and f["is_custom_field"])
     deal_id = account.records("deals")[0]["id"]
     account.update("deals", deal_id, {"custom_fields": {key: "new text"}})
-    top = account.deal_flow(deal_id)[0]["data"]
+    top = next(i for i in account.deal_flow(deal_id) if i["object"] == "dealChange")["data"]
     assert top["field_key"] == key and top["new_value"] == "new text"
 
 
@@ -175,12 +175,15 @@ def test_create_config_and_update_v1_records(account: Account) -> None:
     assert account.update("leads", lead["id"], {"title": "t"})["update_time"] == _now_v2(account)
 
 
-def test_mutations_keep_spec_placeholders(account: Account) -> None:
+def test_mutations_send_null_for_absent_values(account: Account) -> None:
     deal = account.create("deals", {"title": "no person", "person_id": None})
-    assert deal["person_id"] == 0 and deal["won_time"] == "" and deal["stage_id"] == 1
+    assert deal["person_id"] is None and deal["won_time"] is None and deal["stage_id"] == 1
+    assert "org_id" in deal and deal["org_id"] is None
+    v1 = account.to_v1("deals", deal)
+    assert "person_id" in v1 and v1["person_id"] is None and v1["won_time"] is None
     won = account.update("deals", deal["id"], {"status": "won"})
     assert won["won_time"] == won["close_time"] == won["first_won_time"] == _now_v2(account)
     account.clock.advance(minutes=1)
     reopened = account.update("deals", deal["id"], {"status": "open"})
-    assert reopened["won_time"] == "" and reopened["close_time"] is None
+    assert reopened["won_time"] is None and reopened["close_time"] is None
     assert reopened["first_won_time"] == won["first_won_time"]

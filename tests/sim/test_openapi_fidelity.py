@@ -23,6 +23,12 @@ Known differences between the spec and the real API are handled one by one below
 * End of cursor lists (FACTS §2 [PAG]): `additional_data.next_cursor` is `null` on the last
   page, while the spec types it as a non-nullable string. Only that property is made nullable
   (`_allow_null_next_cursor`); a non-null cursor must still be a string.
+* Nulls the spec forbids but the real API sends (`NULL_IN_REAL_API`): Pipedrive sends the key
+  with `null` when a record has no value, e.g. a deal without a person has `person_id: null`,
+  an open deal `won_time: null`, an activity without a time `due_time: null`. Many of these
+  properties are declared non-nullable; the specs under-document (FACTS §8: the v2 spec
+  documents almost nothing beyond the happy path). Only the (api, operation, property) triples
+  of that table are made nullable, each with its reason; a null anywhere else still fails.
 * Error responses (FACTS §8): v2 documents almost no errors and v1 only a few. A status the
   operation documents is validated by openapi-core against that schema; an error status the
   operation does not document is validated against the error body of FACTS §8 [RESP]
@@ -54,7 +60,7 @@ import requests
 import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_FILES = {"v1": "openapi-v1.yaml", "v2": "openapi-v2.yaml"}
@@ -177,13 +183,99 @@ def _allow_null_next_cursor(paths: dict[str, dict[str, Any]]) -> list[str]:
     return amended
 
 
+# Reasons of the NULL_IN_REAL_API table (FACTS §8: the specs document little beyond the happy
+# path; the real API sends the key with null rather than leaving it out or sending 0/"").
+_REF = "reference to a record that is not linked: the API sends the id as null"
+_EMBED = "embedded object of a reference that is not linked: null like the id"
+_NOT_YET = "time of an event that has not happened (open deal, activity not done): null"
+_NO_VALUE = "optional value the user never entered: null"
+_NO_TIME = "activity without a time of day (all-day): due_time and duration are null"
+_NO_MEETING = "activity without a video call: the conference meeting properties are null"
+_NO_ADDRESS = "no address entered (or a part the geocoder did not resolve): null"
+_V1_FLAT_ADDRESS = "v1 flattens an address into `<key>_<part>` siblings; without an address all are null"
+_ADDRESS_PARTS = ("country", "admin_area_level_1", "admin_area_level_2", "locality", "sublocality",
+                  "route", "street_number", "subpremise", "postal_code")
+
+
+def _nulls(reason: str, *names: str) -> dict[str, str]:
+    return {name: reason for name in names}
+
+
+def _v1_address(key: str) -> dict[str, str]:
+    parts = (*_ADDRESS_PARTS, "formatted_address")
+    return _nulls(_V1_FLAT_ADDRESS, key, *(f"{key}_{part}" for part in parts))
+
+
+_V2_DEAL_NULLS = _nulls(_REF, "person_id", "org_id") | _nulls(_NOT_YET, "won_time", "lost_time")
+
+#: (api, GET operation) -> {property: why the real API sends null although the spec declares the
+#: property non-nullable}. The property is made nullable (nothing else about it changes) wherever
+#: it is declared in that operation's 200 schema; see `_allow_real_api_nulls`.
+NULL_IN_REAL_API: dict[tuple[str, str], dict[str, str]] = {
+    ("v2", "/deals"): _V2_DEAL_NULLS,
+    ("v2", "/deals/archived"): _V2_DEAL_NULLS,
+    ("v2", "/persons"): _nulls(_REF, "org_id", "picture_id")
+    | _nulls(_NO_VALUE, "notes", "birthday", "job_title")
+    | _nulls(_NO_ADDRESS, "postal_address", *_ADDRESS_PARTS),
+    ("v2", "/organizations"): _nulls(_NO_ADDRESS, "address", *_ADDRESS_PARTS),
+    ("v2", "/activities"): _nulls(_REF, "deal_id", "lead_id", "person_id", "org_id", "project_id")
+    | _nulls(_NO_TIME, "due_time", "duration") | _nulls(_NOT_YET, "marked_as_done_time")
+    | _nulls(_NO_MEETING, "conference_meeting_client", "conference_meeting_url", "conference_meeting_id")
+    | _nulls(_NO_VALUE, "priority") | _nulls(_NO_ADDRESS, "location", *_ADDRESS_PARTS),
+    ("v1", "/notes"): _nulls(_REF, "deal_id", "person_id", "org_id") | _nulls(_EMBED, "deal", "person", "organization"),
+    ("v1", "/files"): _nulls(_REF, "deal_id", "person_id", "org_id", "product_id", "activity_id", "lead_id",
+                             "project_id"),
+    ("v1", "/callLogs"): _nulls(_REF, "deal_id", "person_id"),
+    # the mail message of deal flow items (FLOW_DATA_SOURCES): a party that is a user or an
+    # unknown address has no linked person
+    ("v1", "/mailbox/mailMessages/{id}"): _nulls(_REF, "linked_person_id"),
+    # /recents carries v1 deals, persons, organizations, activities, products, stages, files, notes.
+    ("v1", "/recents"): _nulls(_REF, "person_id", "org_id", "deal_id", "lead_id", "activity_id", "product_id")
+    | _nulls(_EMBED, "deal", "person", "organization")
+    | _nulls(_NOT_YET, "won_time", "lost_time", "first_won_time", "marked_as_done_time")
+    | _nulls(_NO_TIME, "due_time", "duration")
+    | _nulls(_NO_MEETING, "conference_meeting_client", "conference_meeting_url", "conference_meeting_id")
+    | _nulls(_NO_VALUE, "label", "category", "rotten_days")
+    | _v1_address("address") | _v1_address("location"),
+}
+
+
+def _mark_nullable(node: Any, names: dict[str, str]) -> None:
+    """Set `nullable: true` on every declared property named in `names` (in place, recursive)."""
+    if isinstance(node, dict):
+        for name, prop in (node.get("properties") or {}).items():
+            if name in names and isinstance(prop, dict):
+                prop["nullable"] = True
+        for value in node.values():
+            _mark_nullable(value, names)
+    elif isinstance(node, list):
+        for value in node:
+            _mark_nullable(value, names)
+
+
+def _allow_real_api_nulls(api: str, paths: dict[str, dict[str, Any]]) -> list[str]:
+    """Apply `NULL_IN_REAL_API` to the 200 schemas of `api`'s GET operations (copies them).
+
+    Returns:
+        The amended path templates.
+    """
+    amended = []
+    for (table_api, path), names in NULL_IN_REAL_API.items():
+        if table_api != api or path not in paths:
+            continue
+        operation = copy.deepcopy(paths[path]["get"])
+        _mark_nullable(operation["responses"]["200"], names)
+        paths[path] = {**paths[path], "get": operation}
+        amended.append(path)
+    return amended
+
+
 @lru_cache(maxsize=None)
-def openapi_for(api: str) -> OpenAPI:
-    """Build the openapi-core validator for one spec, pruned to its GET operations (cached).
+def amended_spec(api: str) -> dict[str, Any]:
+    """One spec pruned to its GET operations, with the FACTS handling applied (cached).
 
     Only GET operations are under test, so the other methods are dropped before the path finder
-    sees them. The spec document itself is not validated (`spec_validator_cls=None`): it is an
-    input here, not the object under test.
+    sees them; `next_cursor` and the `NULL_IN_REAL_API` properties are made nullable.
     """
     spec = load_spec(api)
     pruned = {k: v for k, v in spec.items() if k != "paths"}
@@ -194,9 +286,21 @@ def openapi_for(api: str) -> OpenAPI:
     }
     amended = _allow_null_next_cursor(pruned["paths"])
     assert api != "v2" or amended, "expected v2 cursor schemas with a string next_cursor"
+    nulls = _allow_real_api_nulls(api, pruned["paths"])
+    assert len(nulls) == sum(a == api for a, _ in NULL_IN_REAL_API), "NULL_IN_REAL_API names unknown operations"
+    return pruned
+
+
+@lru_cache(maxsize=None)
+def openapi_for(api: str) -> OpenAPI:
+    """Build the openapi-core validator for one spec (`amended_spec`; cached).
+
+    The spec document itself is not validated (`spec_validator_cls=None`): it is an input
+    here, not the object under test.
+    """
     extra_formats = {"date-time": _rfc3339_or_v1_timestamp} if api == "v1" else None
     config = Config(spec_validator_cls=None, extra_format_validators=extra_formats)
-    return OpenAPI.from_dict(pruned, config=config)
+    return OpenAPI.from_dict(amended_spec(api), config=config)
 
 
 @lru_cache(maxsize=None)
@@ -999,6 +1103,147 @@ def test_server_charges_spec_token_costs(sim: Sim) -> None:
         assert entry.token_cost == token_cost(api, "GET", template), entry
 
 
+# --------------------------------------------------------------------------------------------
+# Deal flow items: each `object` kind's `data` against the spec schema of that object
+# --------------------------------------------------------------------------------------------
+
+#: GET /deals/{id}/flow declares `data` only as `type: object`. The spec documents the objects
+#: elsewhere; each kind is validated against that schema (`NULL_IN_REAL_API` applies there too):
+#: kind -> (api, operation, where): "list" = the operation's `data[]` item, "single" = its
+#: `data`, otherwise the `/recents` branch whose `item` is that value. None: the spec names the
+#: kind (the operation's `object` description / `items` parameter) but documents no shape.
+FLOW_DATA_SOURCES: dict[str, tuple[str, str, str] | None] = {
+    "deal": ("v1", "/recents", "deal"),
+    "activity": ("v1", "/recents", "activity"),
+    "plannedActivity": ("v1", "/recents", "activity"),
+    "note": ("v1", "/notes", "list"),
+    "file": ("v1", "/files", "list"),
+    "call": ("v1", "/callLogs", "list"),
+    "follower": ("v1", "/deals/{id}/followers", "list"),
+    "participant": ("v1", "/deals/{id}/participants", "list"),
+    "mailMessage": ("v1", "/mailbox/mailMessages/{id}", "single"),
+    "invoice": None,
+    "document": None,
+}
+#: `dealChange` has no schema of its own: its keys and their types come from the spec's example
+#: of GET /deals/{id}/flow (the other values vary with the changed field).
+DEAL_CHANGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "item_id", "user_id", "field_key", "old_value", "new_value", "is_bulk_update_flag",
+                 "log_time", "change_source", "change_source_user_agent", "additional_data"],
+    "properties": {
+        "id": {"type": "integer"}, "item_id": {"type": "integer"}, "user_id": {"type": "integer"},
+        "field_key": {"type": "string", "minLength": 1}, "log_time": {"type": "string", "format": "date-time"},
+        "change_source": {"type": "string"}, "change_source_user_agent": {"type": "string", "nullable": True},
+        "additional_data": {"type": "array"},
+    },
+}
+_V1_FORMATS = jsonschema.FormatChecker(formats=())
+_V1_FORMATS.checkers = dict(oas30_format_checker.checkers)
+_V1_FORMATS.checks("date-time")(_rfc3339_or_v1_timestamp)  # FACTS §10, as for whole responses
+
+
+def _operation_data_schema(api: str, path: str, where: str) -> dict[str, Any]:
+    """The schema of one record of a GET operation's 200 response (`amended_spec`)."""
+    schema = amended_spec(api)["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    data = _find_property(schema, "data")
+    assert data is not None, (api, path)
+    if where == "list":
+        return data["items"]
+    if where == "single":
+        return data
+    branch = next(b for b in data["items"]["anyOf"] if b["properties"]["item"].get("enum") == [where])
+    return branch["properties"]["data"]
+
+
+@lru_cache(maxsize=None)
+def flow_data_validator(kind: str) -> OAS30Validator:
+    """Validator of the `data` of a flow item of `kind` (KeyError: a kind the spec does not name)."""
+    if kind == "dealChange":
+        return OAS30Validator(DEAL_CHANGE_SCHEMA, format_checker=_V1_FORMATS)
+    source = FLOW_DATA_SOURCES[kind]
+    schema = {"type": "object"} if source is None else _operation_data_schema(*source)
+    return OAS30Validator(schema, format_checker=_V1_FORMATS)
+
+
+def flow_item_violations(item: Any, where: str) -> list[str]:
+    """Problems of one flow item: envelope keys, v1 timestamp, known kind, `data` shape."""
+    if not isinstance(item, dict) or set(item) != {"object", "timestamp", "data"}:
+        return [f"{where}: not an {{object, timestamp, data}} item: {str(item)[:120]}"]
+    out = []
+    if not isinstance(item["timestamp"], str) or not _V1_TIMESTAMP.match(item["timestamp"]):
+        out.append(f"{where}.timestamp: {item['timestamp']!r} is not a v1 timestamp")
+    if item["object"] != "dealChange" and item["object"] not in FLOW_DATA_SOURCES:
+        return [*out, f"{where}.object: {item['object']!r} is not a kind the spec names"]
+    errors = [(f"{where}.data{_json_path(e.absolute_path)[1:]}", e.message)
+              for e in flow_data_validator(item["object"]).iter_errors(item["data"])]
+    nulls = {path for path, message in errors if message == "None for not nullable"}  # reported twice
+    out += [f"{path} ({item['object']}): {message}" for path, message in errors
+            if not (path in nulls and message.startswith("None is not of type"))]
+    return out
+
+
+def test_harness_flow_items_are_checked_per_kind() -> None:
+    """The spec's own flow example passes the per-kind check; broken items fail at their path."""
+    items = _example("v1", "/deals/{id}/flow", "200")["data"]
+    assert {i["object"] for i in items} == {"dealChange", "activity", "mailMessage"}
+    assert not [v for k, i in enumerate(items) for v in flow_item_violations(i, f"$.data[{k}]")]
+    change, activity, mail_msg = (copy.deepcopy(i) for i in items)
+    change["data"]["item_id"] = "120"
+    activity["data"]["done"] = "no"
+    activity["data"]["title"] = None  # not a documented property: anything goes
+    mail_msg["data"]["read_flag"] = 2
+    mail_msg["object"] = "telegram"
+    assert [v.split(" ")[0] for v in flow_item_violations(change, "$")] == ["$.data.item_id"]
+    assert [v.split(" ")[0] for v in flow_item_violations(activity, "$")] == ["$.data.done"]
+    assert [v.split(":")[0] for v in flow_item_violations(mail_msg, "$")] == ["$.object"]
+    mail_msg["object"] = "mailMessage"
+    assert [v.split(" ")[0] for v in flow_item_violations(mail_msg, "$")] == ["$.data.read_flag"]
+    activity = copy.deepcopy(items[1])
+    activity["data"]["deal_id"] = None  # NULL_IN_REAL_API (via /recents): allowed
+    activity["data"]["subject"] = None  # not listed: fails
+    assert [v.split(" ")[0] for v in flow_item_violations(activity, "$")] == ["$.data.subject"]
+
+
+def _flow_deals(account: Any) -> list[int]:
+    """A few listed deals whose flows together contain every kind the simulator produces."""
+    deals = [d["id"] for d in account.records("deals") if not d.get("is_archived")]
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for deal_id in deals:
+        kinds = {i["object"] for i in account.deal_flow(deal_id)}
+        if kinds - seen or len(chosen) < 3:
+            chosen.append(deal_id)
+            seen |= kinds
+    return chosen
+
+
+def test_deal_flow_serves_every_kind_shaped_per_spec(sim: Sim) -> None:
+    """Every flow `object` kind the spec names is served (tiny: as far as the data allows),
+    each item's `data` matches the spec's schema of that object, and `items`/`all_changes`
+    select per the spec."""
+    violations: list[str] = []
+    served: set[str] = set()
+    for deal_id in _flow_deals(sim.account):
+        url = f"{sim.base_url}/v1/deals/{deal_id}/flow"
+        every = sim.session.get(url, params={"all_changes": "1", "limit": "500"},
+                                headers={"x-api-token": TOKEN}, timeout=30).json()["data"]
+        served |= {i["object"] for i in every}
+        for k, item in enumerate(every):
+            violations += flow_item_violations(item, f"deal {deal_id} $.data[{k}]")
+        default = sim.session.get(url, params={"limit": "500"}, headers={"x-api-token": TOKEN}, timeout=30)
+        custom = [i for i in every if i["object"] == "dealChange" and re.fullmatch(r"[0-9a-f]{40}", i["data"]["field_key"])]
+        assert len(default.json()["data"]) == len(every) - len(custom), deal_id
+        picked = sim.session.get(url, params={"all_changes": "1", "items": "change,note,dealFollower", "limit": "500"},
+                                 headers={"x-api-token": TOKEN}, timeout=30).json()["data"]
+        assert picked == [i for i in every if i["object"] in ("dealChange", "note", "follower")], deal_id
+    assert not violations, "\n".join(violations[:25])
+    expected = {"dealChange", *FLOW_DATA_SOURCES}
+    if sim.size != "tiny":
+        assert served == expected, f"flow kinds not served: {sorted(expected - served)}"
+    assert {"dealChange", "deal", "activity", "follower", "participant"} <= served
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _write_report() -> Iterator[None]:
     """Write all violations of the module to $FIDELITY_REPORT (JSON) when it is set."""
@@ -1100,6 +1345,24 @@ def test_harness_allows_null_next_cursor_only() -> None:
     body["additional_data"]["next_cursor"] = ["x"]
     found = validate_payload("v2", "/deals", "/deals", "", PayloadResponse(200, body))
     assert {v.json_path for v in found} == {"$.additional_data.next_cursor"}, found
+
+
+def test_harness_allows_listed_real_api_nulls_only() -> None:
+    """`NULL_IN_REAL_API`: a listed property may be null; the same null elsewhere still fails."""
+    body = _example("v2", "/deals", "200")
+    for name in NULL_IN_REAL_API[("v2", "/deals")]:
+        body["data"][0][name] = None
+    assert not validate_payload("v2", "/deals", "/deals", "", PayloadResponse(200, body))
+    for name in ("title", "stage_id", "add_time"):  # non-nullable and not listed
+        broken = copy.deepcopy(body)
+        broken["data"][0][name] = None
+        found = validate_payload("v2", "/deals", "/deals", "", PayloadResponse(200, broken))
+        assert [(v.json_path, v.message) for v in found] == [(f"$.data[0].{name}", "None for not nullable")], found
+    # listed for /activities only: a null `deal_id` on a v2 deal-product row still fails
+    rows = _example("v2", "/deals/products", "200")
+    rows["data"][0]["deal_id"] = None
+    found = validate_payload("v2", "/deals/products", "/deals/products", "", PayloadResponse(200, rows))
+    assert [v.json_path for v in found] == ["$.data[0].deal_id"], found
 
 
 def test_harness_completeness_check_reports_missing_property() -> None:

@@ -1,0 +1,44 @@
+"""The daily token budget runs out in the middle of a chunked backfill: the run stops cleanly
+(exit 3, one line saying when the budget resets), the chunks loaded before are kept, and the
+next run - after the reset - continues from there and ends equal to the ground truth."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from ._harness import PipelineRunner, SimProcess
+from ._truth import assert_destination_equals_truth, row_count
+from .test_rel_http_errors import assert_one_line_failure
+
+CHUNKED = ("--chunk-pages", "1")
+
+
+def test_budget_exhausted_mid_run_keeps_loaded_chunks_and_resumes(
+    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = start_sim()
+    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE="5")
+
+    def spend_the_budget() -> None:  # after the first chunk: ~3 more requests are affordable
+        sim.control("POST", "budget/reset", {"total": 40})
+
+    stopped = runner.run_with_hook("chunk 1 loaded", spend_the_budget, *CHUNKED)
+    progress = [line for line in stopped.stderr.splitlines() if "chunk" in line or "error" in line]
+    assert stopped.returncode == 3, (progress, sim.stats())
+    line = assert_one_line_failure(stopped, "stopped early", "daily API token budget", "resets at midnight", "rerun", code=3)
+    assert "429" in line
+    stats = sim.stats()
+    assert stats["budget_exhausted"] == 1 and stats["blocked_403"] == 0  # one 429, no hammering
+    kept = row_count(runner, monkeypatch, "persons")
+    assert 0 < kept < len(sim.ground_truth()["persons"])  # chunk 1 stayed loaded
+
+    sim.control("POST", "budget/reset", {"total": 10_000_000})  # midnight came
+    sim.reset_log()
+    resumed = runner.run(*CHUNKED)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    first_persons = next(e for e in sim.control("GET", "log") if e["path"] == "/api/v2/persons")
+    assert "updated_since" in first_persons["params"]  # continued after the loaded chunk
+    assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
+
