@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-from dlt.common import logger
+from dlt.common import json, logger
 from dlt.sources.helpers.requests import Client, Request, Response
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
@@ -165,7 +165,22 @@ class _MeteredRESTClient(RESTClient):
         except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
             raise error_for_exception(exc, _request_path(request)) from exc
         raise_for_pipedrive_status(response, _request_path(request))
+        _decode_json_once(response)
         return response
+
+
+def _decode_json_once(response: Response) -> None:
+    """Parses the body once (dlt's orjson-backed `json`) and serves it to every `response.json()`.
+
+    dlt's RESTClient and paginators each call `response.json()` (two full parses of a 500-row
+    page with the stdlib/simplejson decoder). A body that does not parse is left alone, so the
+    caller sees the usual decode error.
+    """
+    try:
+        body = json.loadb(response.content)
+    except (ValueError, TypeError):
+        return
+    response.json = lambda **kwargs: body  # type: ignore[method-assign]
 
 
 def _request_path(request: Request) -> str:

@@ -41,6 +41,8 @@ SUBFIELD_SUFFIXES: Mapping[str, Tuple[str, ...]] = {
 REFERENCE_TYPES = frozenset(
     {"user", "org", "people", "deal", "deals", "lead", "project", "stage", "activity", "pipeline"}
 )
+# field types whose values `_convert` changes (labels, ids out of objects)
+CONVERTED_TYPES = frozenset({"enum", "set"}) | REFERENCE_TYPES
 # columns no custom field may take, whatever the entity
 RESERVED_COLUMNS = frozenset(
     {"id", "custom_fields", "is_deleted", "is_archived", "add_time", "update_time", "_dlt_id", "_dlt_load_id"}
@@ -262,14 +264,19 @@ class CustomFieldMapper:
         return value
 
     def _write(self, out: Dict[str, Any], mapped: MappedField, value: Any) -> None:
-        if isinstance(value, dict) and mapped.field_type in SUBFIELD_SUFFIXES:
+        # hot path (every custom field of every record): plain values skip `_convert`
+        if value is None or value == "":
+            out[mapped.column] = None
+        elif isinstance(value, dict) and mapped.field_type in SUBFIELD_SUFFIXES:
             for key, sub_value in value.items():
                 if key == MAIN_VALUE_KEY:
                     out[mapped.column] = self._convert(mapped, sub_value)
                 else:
                     out[mapped.sibling_column(key)] = sub_value
-        else:
+        elif mapped.field_type in CONVERTED_TYPES:
             out[mapped.column] = self._convert(mapped, value)
+        else:
+            out[mapped.column] = value
 
     def transform_v2(self, record: Dict[str, Any]) -> Dict[str, Any]:
         """Moves a v2 record's `custom_fields` object into named columns (in place).

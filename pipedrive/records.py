@@ -25,16 +25,15 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> Dict[str, Any
     """
     flat: Dict[str, Any] = {}
     for key, value in record.items():
-        name = f"{prefix}{key}"
         if isinstance(value, dict):
             if value:
-                flat.update(flatten_record(value, f"{name}{NESTED_SEPARATOR}"))
+                flat.update(flatten_record(value, f"{prefix}{key}{NESTED_SEPARATOR}"))
             else:
-                flat[name] = None
-        elif isinstance(value, str) and value.startswith(_ZERO_DATE_PREFIX):
-            flat[name] = None
+                flat[f"{prefix}{key}"] = None
+        elif isinstance(value, str) and value[:10] == _ZERO_DATE_PREFIX:
+            flat[f"{prefix}{key}"] = None
         else:
-            flat[name] = value
+            flat[f"{prefix}{key}" if prefix else key] = value
     return flat
 
 

@@ -43,6 +43,11 @@ _ARCHIVABLE = ("deals", "leads")
 _LINKED = ("activities", "notes", "files", "call_logs")
 #: Per-deal child kinds the mutation API can add to and remove from deals.
 _CHILDREN = ("deal_followers", "deal_participants")
+#: entity -> derived entities whose rows embed its records (their versions move with it).
+_DEPENDENTS: dict[str, tuple[str, ...]] = {
+    "deals": DERIVED, **{e: ("deal_flow",) for e in (*_LINKED, *_CHILDREN)},
+    "persons": ("deal_participants", "deal_flow"), "organizations": ("deal_participants", "deal_flow"),
+}
 #: First id of followers/participants added through the mutation API (generated: deal id * 10 + k).
 _FIRST_CHILD_ID = 1_000_000_000
 #: Keys the mutation API owns; changes to them are not logged as deal changes.
@@ -290,11 +295,10 @@ class Account:
 
     # -- mutations -----------------------------------------------------------------------
     def _bump(self, *entities: str) -> None:
+        """Move the versions of `entities` and of the derived entities built from them."""
         for entity in entities:
-            self._versions[entity] = self._versions.get(entity, 1) + 1
-            if entity == "deals":
-                for derived in DERIVED:
-                    self._versions[derived] = self._versions.get(derived, 1) + 1
+            for moved in (entity, *_DEPENDENTS.get(entity, ())):
+                self._versions[moved] = self._versions.get(moved, 1) + 1
 
     def _now(self, entity: str) -> str | None:
         """`clock.now()` in the timestamp format of the entity's `update_time`."""

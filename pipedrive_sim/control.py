@@ -10,6 +10,8 @@ No authentication, not rate limited, not logged. Bodies are JSON; answers are JS
     POST /_sim/records/{entity}              record fields            -> created record
     POST /_sim/records/{entity}/{id}/update  changes                  -> updated record
     POST /_sim/records/{entity}/{id}/delete | /archive
+         (deal_followers {"deal_id", "user_id"} / deal_participants {"deal_id", "person_id"} too;
+          their {id} is "<deal_id>:<user_id>" / "<deal_id>:<participant id>")
     POST /_sim/fields/{set}                  {"name", "field_type", "options"?} -> {"field_code"}
     POST /_sim/fields/{set}/{code}/rename    {"name"}
     POST /_sim/fields/{set}/{code}/options/{option_id}/rename {"label"}

@@ -41,15 +41,27 @@ def _chunks(stdout: str) -> int:
 _BASELINE: Dict[str, int] = {}
 
 
+def test_chunked_backfill_without_faults_equals_ground_truth(
+    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also the baseline (requests, chunks) the kill tests compare with."""
+    sim = start_sim()
+    runner = make_runner(sim, name="baseline", SOURCES__PIPEDRIVE__PAGE_SIZE=PAGE_SIZE)
+    result = runner.run(*CHUNKED)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _chunks(result.stdout) > 2  # really chunked
+    assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
+    _BASELINE.update(requests=sim.stats()["requests"], chunks=_chunks(result.stdout), seconds=int(result.seconds))
+
+
 @pytest.fixture
-def baseline(start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner]) -> Dict[str, int]:
+def baseline(
+    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
+) -> Dict[str, int]:
     """Requests and chunks of an uninterrupted chunked backfill of the same account (measured
     once per session)."""
     if not _BASELINE:
-        sim = start_sim()
-        result = make_runner(sim, name="baseline", SOURCES__PIPEDRIVE__PAGE_SIZE=PAGE_SIZE).run(*CHUNKED)
-        assert result.returncode == 0, result.stderr[-2000:]
-        _BASELINE.update(requests=sim.stats()["requests"], chunks=_chunks(result.stdout), seconds=int(result.seconds))
+        test_chunked_backfill_without_faults_equals_ground_truth(start_sim, make_runner, monkeypatch)
     return _BASELINE
 
 
@@ -69,7 +81,7 @@ def _kill_phase(runner: PipelineRunner, rng: random.Random, kills: int) -> int:
     return killed
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_anywhere_then_rerun_equals_ground_truth(
     seed: int,
     baseline: Dict[str, int],
@@ -104,13 +116,3 @@ def test_kill_9_anywhere_then_rerun_equals_ground_truth(
             f"{sum('resuming: loading' in text for text in runner.transcripts)}"
         )
 
-
-def test_chunked_backfill_without_faults_equals_ground_truth(
-    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sim = start_sim()
-    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE=PAGE_SIZE)
-    result = runner.run(*CHUNKED)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert _chunks(result.stdout) > 2  # really chunked
-    assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())

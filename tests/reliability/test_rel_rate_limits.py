@@ -86,7 +86,7 @@ def test_429s_from_a_shared_token_slow_the_run_down_and_it_completes_exactly(
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         neighbour = pool.submit(_steady_neighbour, sim, token, stop, 12)
-        result = runner.run(*CHILDREN, "--chunk-pages", "1", SOURCES__PIPEDRIVE__PAGE_SIZE="10")
+        result = runner.run(*CHILDREN)
         stop.set()
         neighbour.result()
     assert result.returncode == 0, result.stderr[-2000:]

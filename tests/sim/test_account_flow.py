@@ -94,7 +94,8 @@ def test_follower_add_and_remove(account: Account) -> None:
     assert stored["update_time"] == _now_v2(account)  # counts changed: the deal is touched
     item = next(i for i in account.deal_flow(deal["id"]) if i["object"] == "follower" and i["data"]["user_id"] == user)
     assert item["timestamp"] == _now_v1(account) and item["data"]["deal_id"] == deal["id"]
-    assert {"deal_id": deal["id"], "user_id": user, "add_time": _now_v2(account)} in account.ground_truth()["deal_followers"]
+    truth = account.ground_truth()["deal_followers"]
+    assert {"deal_id": deal["id"], "user_id": user, "add_time": _now_v2(account)} in truth
     with pytest.raises(ValueError):
         account.create("deal_followers", {"deal_id": deal["id"], "user_id": user})
     account.clock.advance(minutes=1)
@@ -149,3 +150,18 @@ def test_control_api_adds_and_removes_followers(account: Account) -> None:
         gone = requests.post(f"{base}/{deal['id']}:{user}/delete", timeout=10).json()
         assert gone["success"], gone
         assert user not in {r["user_id"] for r in account.deal_followers(deal["id"])}
+
+
+def test_flow_version_moves_with_linked_records(account: Account) -> None:
+    deal = _open_deal(account)
+    before = len(account.records("deal_flow"))
+    version = account.version("deal_flow")
+    account.clock.advance(hours=1)
+    note = account.create("notes", {"deal_id": deal["id"], "content": "<p>hi</p>"})
+    assert account.version("deal_flow") > version
+    rows = account.records("deal_flow")
+    assert len(rows) == before + 1
+    assert {"object": "note", "timestamp": note["add_time"], "data": note, "deal_id": deal["id"]} in rows
+    version = account.version("deal_participants")
+    account.update("persons", account.records("persons")[0]["id"], {"name": "Renamed"})
+    assert account.version("deal_participants") > version

@@ -1210,11 +1210,14 @@ def _flow_deals(account: Any) -> list[int]:
     deals = [d["id"] for d in account.records("deals") if not d.get("is_archived")]
     chosen: list[int] = []
     seen: set[str] = set()
+    every = {"dealChange", *FLOW_DATA_SOURCES}
     for deal_id in deals:
         kinds = {i["object"] for i in account.deal_flow(deal_id)}
         if kinds - seen or len(chosen) < 3:
             chosen.append(deal_id)
             seen |= kinds
+        if seen >= every and len(chosen) >= 3:
+            break
     return chosen
 
 
@@ -1232,10 +1235,11 @@ def test_deal_flow_serves_every_kind_shaped_per_spec(sim: Sim) -> None:
         for k, item in enumerate(every):
             violations += flow_item_violations(item, f"deal {deal_id} $.data[{k}]")
         default = sim.session.get(url, params={"limit": "500"}, headers={"x-api-token": TOKEN}, timeout=30)
-        custom = [i for i in every if i["object"] == "dealChange" and re.fullmatch(r"[0-9a-f]{40}", i["data"]["field_key"])]
+        custom = [i for i in every
+                  if i["object"] == "dealChange" and re.fullmatch(r"[0-9a-f]{40}", i["data"]["field_key"])]
         assert len(default.json()["data"]) == len(every) - len(custom), deal_id
-        picked = sim.session.get(url, params={"all_changes": "1", "items": "change,note,dealFollower", "limit": "500"},
-                                 headers={"x-api-token": TOKEN}, timeout=30).json()["data"]
+        picked = sim.session.get(url, params={"all_changes": "1", "items": "change,note,dealFollower",
+                                              "limit": "500"}, headers={"x-api-token": TOKEN}, timeout=30).json()["data"]
         assert picked == [i for i in every if i["object"] in ("dealChange", "note", "follower")], deal_id
     assert not violations, "\n".join(violations[:25])
     expected = {"dealChange", *FLOW_DATA_SOURCES}
@@ -1293,9 +1297,9 @@ def test_records_carry_every_documented_property(sim: Sim, case: Case) -> None:
     Stricter than the spec's schemas (which mark almost nothing `required`), so it is applied
     only to operations whose own 200 example carries every documented property (openapi-core's
     `response_properties_default_policy = "required"` passes on it): there the spec shows what a
-    complete record looks like. A property may be absent from single records (the data layer
-    leaves out non-nullable keys that have no value, since the spec forbids null there), but a
-    property absent from every record of the listing means the simulator never produces it.
+    complete record looks like. The data layer sends every documented key (null when there is
+    no value, see `NULL_IN_REAL_API`); a property absent from every record of the listing means
+    the simulator never produces it.
     Only properties under `$.data` (the records) are checked; all pages are read (first page
     only for the large sizes).
     """
