@@ -53,7 +53,7 @@ def pg_pipeline(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def run(pipeline: Any, server: Any, **source_kwargs: Any) -> Any:
     source = pipedrive_source(api_token=server.token, base_url=server.base_url, **source_kwargs)
-    # the same loader format pipedrive_pipeline.py picks for Postgres (csv via COPY)
+    # the same loader format pipedrive_pipeline.py picks for Postgres (its lossless default)
     info = pipeline.run(source, loader_file_format=loader_file_format(pipeline))
     assert not info.has_failed_jobs
     return info
