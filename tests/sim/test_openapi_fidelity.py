@@ -1369,6 +1369,29 @@ def test_harness_allows_listed_real_api_nulls_only() -> None:
     assert [v.json_path for v in found] == ["$.data[0].deal_id"], found
 
 
+def _declared(node: Any, name: str) -> list[dict[str, Any]]:
+    """Every declaration of property `name` in a schema tree."""
+    if isinstance(node, list):
+        return [d for value in node for d in _declared(value, name)]
+    if not isinstance(node, dict):
+        return []
+    own = [(node.get("properties") or {}).get(name)] if name in (node.get("properties") or {}) else []
+    return [d for d in own if isinstance(d, dict)] + [d for value in node.values() for d in _declared(value, name)]
+
+
+def test_null_allowlist_is_narrow() -> None:
+    """Each `NULL_IN_REAL_API` entry names a property the operation declares non-nullable (an
+    entry the spec already allows, or does not declare, would be dead weight) and gives a reason."""
+    dead = []
+    for (api, path), names in NULL_IN_REAL_API.items():
+        schema = get_operations(api)[path]["responses"]["200"]
+        for name, reason in names.items():
+            declared = _declared(schema, name)
+            if not reason or not declared or all(d.get("nullable") for d in declared):
+                dead.append((api, path, name))
+    assert not dead, dead
+
+
 def test_harness_completeness_check_reports_missing_property() -> None:
     """The completeness check names a documented property that a record lacks."""
     body = _example("v2", "/deals", "200")
