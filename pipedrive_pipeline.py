@@ -179,6 +179,8 @@ def preflight() -> None:
         PipedriveError: The token, account or host is not usable.
     """
     token = _configured("sources.pipedrive.pipedrive.api_token", "sources.pipedrive.api_token")
+    if token is None and _configured("sources.pipedrive.oauth.client_id"):
+        return  # OAuth: pipedrive_source() already exchanged the refresh token in build_source
     if token is None:
         raise UsageError(
             "no Pipedrive API token: set SOURCES__PIPEDRIVE__API_TOKEN or api_token under "

@@ -33,7 +33,8 @@ def run(size: str = "medium", fraction: float = 0.01, account: Any = None,
     """
     account = account if account is not None else harness.fresh_account(size)
     with harness.sim_server(account) as server:
-        syncs = full_then_incremental(account, server, NAME, [fraction], exclude=exclude)
+        syncs = full_then_incremental(account, server, NAME, [fraction], exclude=exclude,
+                                      max_tokens_per_run=harness.UNLIMITED)
     for sync in syncs:
         sync["meets_target"] = bool(
             sync["requests_ratio"] is not None and sync["tokens_ratio"] is not None

@@ -35,7 +35,8 @@ def run(size: str = "medium", latency_ms: float = 100.0, fractions: Sequence[flo
     """
     account = account if account is not None else harness.fresh_account(size)
     with harness.sim_server(account, plan="growth", burst_limit=None, latency_ms=latency_ms) as server:
-        syncs = full_then_incremental(account, server, NAME, fractions, exclude=exclude)
+        syncs = full_then_incremental(account, server, NAME, fractions, exclude=exclude,
+                                      max_tokens_per_run=harness.UNLIMITED)
     for sync in syncs:
         sync.pop("endpoints", None)
         bound = sync["requests"] / harness.GROWTH_REQUESTS_PER_SECOND

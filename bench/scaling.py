@@ -40,7 +40,7 @@ def run(sizes: Sequence[str] = ("small", "medium", "large"), fractions: Sequence
         account = (accounts or {}).get(size) or harness.fresh_account(size)
         with harness.sim_server(account) as server:
             syncs = full_then_incremental(account, server, f"{NAME}_{size}", fractions, exclude=exclude,
-                                          extract_only=size in extract_only)
+                                          extract_only=size in extract_only, max_tokens_per_run=harness.UNLIMITED)
         for sync in syncs:
             sync["size"] = size
             sync["endpoints"] = [e for e in sync.get("endpoints", []) if e["requests"] != e["min_requests"]]

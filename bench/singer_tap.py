@@ -164,26 +164,60 @@ def compare_on(account: Any, label: str, latency_ms: float, tap_timeout_s: float
             # let the burst window drain before our run
             time.sleep(2.5)
             pipeline = harness.make_pipeline(work, "ours")
-            ours = measure_sync(sim, pipeline, None, ours_resources, None, "full")
+            ours = measure_sync(sim, pipeline, None, ours_resources, None, "full",
+                                max_tokens_per_run=harness.UNLIMITED)
             print(f"  ours ({label}): {ours['requests']:,} requests, {ours['tokens']:,} tokens, {ours['wall_s']} s",
                   flush=True)
     finally:
         harness.cleanup(work)
-    deals_total = len([d for d in account.records("deals") if not d.get("is_archived")])
-    tap_final = (project_tap(tap, tap["wall_s"], deals_total) if tap["timed_out"]
+    comparison = {
+        "label": label, "size": account.size, "latency_ms": latency_ms, "ours_resources": ours_resources,
+        "deals_visited_by_tap": tap_deal_count(account),
+        "ours": {k: ours[k] for k in ("requests", "tokens", "wall_s", "rows", "responses_429", "blocked_403",
+                                      "steps_s", "endpoints")},
+        "tap_measured": tap,
+    }
+    return finish_comparison(comparison)
+
+
+def tap_deal_count(account: Any) -> int:
+    """Deals the tap's per-deal streams visit on a full sync: its `/deals` listing sends no
+    `status`, so deleted deals are left out, and archived deals are not listed by `/deals`."""
+    return sum(1 for d in account.records("deals") if not d.get("is_archived") and not d.get("is_deleted"))
+
+
+def token_split(by_endpoint: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Tokens by kind: per-deal history (flow / changelog), deal products, everything else."""
+    split = {"history": 0, "deal_products": 0, "other": 0}
+    for endpoint, counts in by_endpoint.items():
+        if endpoint.endswith(("/flow", "/changelog")):
+            split["history"] += counts["tokens"]
+        elif "/products" in endpoint and "/deals" in endpoint:
+            split["deal_products"] += counts["tokens"]
+        else:
+            split["other"] += counts["tokens"]
+    return split
+
+
+def finish_comparison(c: dict[str, Any]) -> dict[str, Any]:
+    """Adds the tap's final (or projected) totals, the factors and the verdict to a comparison."""
+    tap, ours = c["tap_measured"], c["ours"]
+    tap_final = (project_tap(tap, tap["wall_s"], c["deals_visited_by_tap"]) if tap["timed_out"]
                  else {"requests": tap["requests"], "tokens": tap["tokens"], "wall_s": tap["wall_s"], "projected": False})
     token_factor = round(tap_final["tokens"] / ours["tokens"], 2) if ours["tokens"] else None
     speed_factor = round(tap_final["wall_s"] / ours["wall_s"], 2) if ours["wall_s"] and tap_final["wall_s"] else None
-    return {
-        "label": label + (" (tap projected)" if tap_final["projected"] else ""),
-        "size": account.size, "latency_ms": latency_ms, "ours_resources": ours_resources,
-        "ours": {k: ours[k] for k in ("requests", "tokens", "wall_s", "rows", "responses_429", "blocked_403",
-                                      "steps_s", "endpoints")},
-        "tap": tap_final, "tap_measured": tap,
-        "token_factor": token_factor, "speed_factor": speed_factor,
+    ours_split, tap_split = token_split(ours["endpoints"]), token_split(tap["by_endpoint"])
+    ours_rest = ours_split["deal_products"] + ours_split["other"]
+    tap_rest = tap_split["deal_products"] + tap_split["other"]
+    c.update({
+        "label": c["label"].split(" (tap")[0] + (" (tap projected)" if tap_final["projected"] else ""),
+        "tap": tap_final, "token_factor": token_factor, "speed_factor": speed_factor,
+        "tokens_split": {"ours": ours_split, "tap_measured": tap_split},
+        "token_factor_without_history": round(tap_rest / ours_rest, 2) if ours_rest else None,
         "meets_target": bool(token_factor and speed_factor and token_factor >= TARGET_TOKEN_FACTOR
                              and speed_factor >= TARGET_SPEED_FACTOR),
-    }
+    })
+    return c
 
 
 def run(sizes: Sequence[str] = ("medium",), latency_ms: float = 100.0, tap_timeout_s: float | None = 1800.0,
@@ -225,7 +259,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size", action="append", help="repeatable; default: small and medium")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--tap-timeout", type=float, default=1800.0, help="seconds; 0 = no time box")
+    parser.add_argument("--recompute", action="store_true",
+                        help="recompute projections and factors of the stored results/singer_tap.json")
     args = parser.parse_args(argv)
+    if args.recompute:
+        stored = json.loads((harness.RESULTS_DIR / f"{NAME}.json").read_text())
+        for key in ("benchmark", "date", "command", "machine"):
+            stored.pop(key, None)
+        for c in stored["comparisons"]:
+            if "deals_visited_by_tap" not in c:
+                c["deals_visited_by_tap"] = tap_deal_count(harness.fresh_account(c["size"]))
+        stored["comparisons"] = [finish_comparison(c) for c in stored["comparisons"]]
+        report(stored)
+        harness.write_result(NAME, stored)
+        return stored
     result = run(args.size or ["small", "medium"], args.latency_ms, args.tap_timeout or None)
     report(result)
     harness.write_result(NAME, result)

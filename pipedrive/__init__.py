@@ -19,9 +19,10 @@ from dlt.extract.resource import DltResource
 from .chunking import with_page_size
 from .child_budget import DEFAULT_MAX_TOKENS_PER_RUN
 from .client import PipedriveClient
-from .config import resolve_base_url, validate_api_token
+from .config import resolve_base_url
 from .entities import ENTITIES, ENTITIES_BY_NAME, FIELD_SETS, Entity, FieldSet
 from .errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
+from .oauth import PipedriveOAuth, PipedriveOAuthCredentials, source_auth
 from .resources import build_resources
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "PipedriveError",
     "PipedriveConfigError",
     "PipedriveHTTPError",
+    "PipedriveOAuth",
+    "PipedriveOAuthCredentials",
 ]
 
 MAX_TABLE_NESTING = 0
@@ -43,7 +46,7 @@ MAX_TABLE_NESTING = 0
 
 @dlt.source(name="pipedrive", max_table_nesting=MAX_TABLE_NESTING)
 def pipedrive_source(
-    api_token: str = dlt.secrets.value,
+    api_token: Optional[str] = dlt.secrets.value,
     company_domain: Optional[str] = None,
     base_url: Optional[str] = None,
     start_date: Optional[TAnyDateTime] = None,
@@ -51,17 +54,20 @@ def pipedrive_source(
     max_tokens_per_run: Optional[int] = None,
     max_pages_per_chunk: Optional[int] = None,
     page_size: Optional[int] = None,
+    oauth: Optional[PipedriveOAuthCredentials] = None,
 ) -> Sequence[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
 
     Args:
         api_token: API token (Settings > Personal preferences > API); sent only in the
             `x-api-token` header. Config: `[sources.pipedrive] api_token` in
-            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__API_TOKEN`.
+            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__API_TOKEN`. Leave it unset when using
+            `oauth`; exactly one of the two must be configured.
         company_domain: `acme` for `https://acme.pipedrive.com` (routes to the company's data
             center). Default host: `https://api.pipedrive.com`.
         base_url: Explicit host that wins over `company_domain` (proxies, the simulator);
-            v1 is `{base_url}/api/v1`, v2 `{base_url}/api/v2`.
+            v1 is `{base_url}/api/v1`, v2 `{base_url}/api/v2`. Host order: `base_url`, then the
+            OAuth token response's `api_domain`, then `company_domain`, then the default.
         start_date: Earliest `update_time` loaded on the first run of incremental tables
             (deals, persons, organizations, activities, products, notes, leads, files).
             Later runs continue from the stored cursor. Default: full history.
@@ -80,14 +86,23 @@ def pipedrive_source(
             chunk per table. None: read everything in one run.
         page_size: Largest `limit` requested from list endpoints (default: each endpoint's
             maximum, usually 500); smaller pages make smaller chunks and requests.
+        oauth: OAuth 2.0 app credentials instead of `api_token` (`client_id`, `client_secret`,
+            `refresh_token`, optional `token_url`), from `[sources.pipedrive.oauth]` in
+            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__OAUTH__*`. Requests carry
+            `Authorization: Bearer`; the access token is refreshed before it expires and on a
+            401. The first token is fetched when the source is created (bad credentials fail
+            here; its `api_domain` is the host unless `base_url` is set). See
+            `pipedrive/oauth.py` and the README's OAuth section.
 
     Returns:
         The resources, one per table.
     """
-    token = validate_api_token(api_token)
+    auth = source_auth(api_token, oauth)
+    # OAuth: the first token exchange happens here, so bad credentials fail before any load
+    api_domain = auth.api_domain if isinstance(auth, PipedriveOAuth) else None
     client = PipedriveClient(
-        token,
-        resolve_base_url(company_domain, base_url),
+        auth,
+        resolve_base_url(company_domain, base_url, api_domain),
         max_tokens_per_run=max_tokens_per_run,
     )
     return build_resources(

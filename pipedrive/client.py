@@ -7,7 +7,7 @@ shared `RateLimiter` and the mapping of error responses to `pipedrive.errors` ex
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 from dlt.common import json, logger
 from dlt.sources.helpers.requests import Client, Request, Response
@@ -23,7 +23,7 @@ from .errors import (
     error_for_response,
     raise_for_pipedrive_status,
 )
-from .paginators import make_paginator
+from .paginators import make_paginator, paginator_for
 from .rate_limiter import RateLimitedAdapter, RateLimiter
 
 TDataPage = List[Dict[str, Any]]
@@ -124,6 +124,7 @@ class ResponseMeter:
         self.token_cost = token_cost
 
     def __call__(self, response: Response, *args: Any, **kwargs: Any) -> Response:
+        _decode_json_once(response)
         self.client.stats.record(self.endpoint, self.token_cost, response.status_code)
         self.client.rate_limiter.update_from_headers(response.headers)
         if response.status_code == 429:
@@ -165,7 +166,6 @@ class _MeteredRESTClient(RESTClient):
         except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
             raise error_for_exception(exc, _request_path(request)) from exc
         raise_for_pipedrive_status(response, _request_path(request))
-        _decode_json_once(response)
         return response
 
 
@@ -195,7 +195,8 @@ class PipedriveClient:
     """HTTP client for the Pipedrive v1 and v2 APIs.
 
     Args:
-        api_token: API token, sent only in the `x-api-token` header.
+        api_token: API token, sent only in the `x-api-token` header; or a ready `requests` auth
+            (e.g. `pipedrive.oauth.PipedriveOAuth`, which sends `Authorization: Bearer`).
         base_url: Host URL; v1 is `{base_url}/api/v1`, v2 is `{base_url}/api/v2`.
         rate_limiter: Limiter shared with other clients of the same token; a new one by default.
         max_tokens_per_run: Stop with `TokenBudgetExceededError` before a request would push the
@@ -211,7 +212,7 @@ class PipedriveClient:
 
     def __init__(
         self,
-        api_token: str,
+        api_token: Union[str, AuthBase],
         base_url: str,
         *,
         rate_limiter: Optional[RateLimiter] = None,
@@ -222,7 +223,7 @@ class PipedriveClient:
         self.rate_limiter = rate_limiter or RateLimiter()
         self.max_tokens_per_run = max_tokens_per_run
         self.stats = RequestStats()
-        self._auth = PipedriveTokenAuth(api_token)
+        self._auth = api_token if isinstance(api_token, AuthBase) else PipedriveTokenAuth(api_token)
         self._reserved_tokens = 0
         self._budget_lock = threading.Lock()
         if http_client is None:
@@ -323,6 +324,7 @@ class PipedriveClient:
             token_cost=entity.token_cost,
             params={**entity.base_params(), **(params or {})},
             data_selector=entity.data_selector,
+            paginator=paginator_for(entity),
         )
 
     def paginate_field_set(self, field_set: FieldSet) -> Iterator[TDataPage]:

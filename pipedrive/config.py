@@ -88,18 +88,27 @@ def normalize_base_url(base_url: str) -> str:
     return _VERSION_SUFFIX.sub("", url.rstrip("/")).rstrip("/")
 
 
-def resolve_base_url(company_domain: Optional[str] = None, base_url: Optional[str] = None) -> str:
+def resolve_base_url(
+    company_domain: Optional[str] = None,
+    base_url: Optional[str] = None,
+    api_domain: Optional[str] = None,
+) -> str:
     """Returns the host URL the API versions hang off (`{base}/api/v1`, `{base}/api/v2`).
 
     Args:
         company_domain: Company subdomain; routes requests to the company's data center.
-        base_url: Explicit host, wins over `company_domain` (tests, proxies).
+        base_url: Explicit host, wins over everything else (tests, proxies).
+        api_domain: `api_domain` of an OAuth token response (the company's host); wins over
+            `company_domain`.
 
     Returns:
-        `base_url`, else `https://{company_domain}.pipedrive.com`, else `https://api.pipedrive.com`.
+        `base_url`, else `api_domain`, else `https://{company_domain}.pipedrive.com`, else
+        `https://api.pipedrive.com`.
     """
     if base_url:
         return normalize_base_url(base_url)
+    if api_domain:
+        return normalize_base_url(api_domain)
     if company_domain:
         return f"https://{normalize_company_domain(company_domain)}.pipedrive.com"
     return DEFAULT_HOST

@@ -301,7 +301,8 @@ class DealChildReader:
                 items.extend(page)
                 if deal.since is not None and page and str(page[-1].get("time") or "") < deal.since:
                     break
-        except NotFoundError:  # the deal vanished since it was listed (purged)
+        except NotFoundError as error:  # 404/410: the deal vanished since it was listed
+            logger.warning(f"{self.entity.name}: deal {deal.deal_id} skipped: {error}")
             return [] if self.history else [tombstone(self.entity, deal.deal_id)]
         namer = self._namer or FieldNamer({}, None)
         rows = change_rows(deal.deal_id, changes_since(items, deal.since), namer)

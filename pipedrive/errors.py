@@ -101,7 +101,7 @@ class NotFoundError(PipedriveHTTPError):
     """404: the endpoint or record does not exist (wrong domain or removed record).
 
     On a per-parent child endpoint (e.g. `/deals/{id}/flow`) it means the parent was deleted
-    between the listing and the child request: callers skip that parent (`is_missing_parent`).
+    between the listing and the child request: the deal children skip that parent.
     """
 
     hint = "not found; check company_domain / base_url (a list endpoint must exist)"
@@ -359,16 +359,3 @@ def error_for_exception(exc: RequestException, path: str) -> PipedriveConnection
         reason = next((k.lower() for k in known if k in text), type(exc).__name__)
     return PipedriveConnectionError(path, host, reason)
 
-
-def is_missing_parent(error: BaseException) -> bool:
-    """True for a 404/410 from a per-parent child endpoint: skip that parent, log, go on.
-
-    Args:
-        error: The exception raised while reading one parent's children.
-    """
-    return isinstance(error, NotFoundError)
-
-
-def is_feature_disabled(error: BaseException) -> bool:
-    """True for a 415: the plan lacks the feature; skip the table with a warning."""
-    return isinstance(error, UnsupportedMediaTypeError)

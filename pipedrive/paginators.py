@@ -1,6 +1,6 @@
 """dlt paginators for the two Pipedrive paging styles."""
 
-from typing import Any, List, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from dlt.sources.helpers.requests import Request, Response
 from dlt.sources.helpers.rest_client.paginators import (
@@ -9,7 +9,8 @@ from dlt.sources.helpers.rest_client.paginators import (
     SinglePagePaginator,
 )
 
-from .entities import Paging
+from .entities import Entity, Paging
+from .timestamps import to_updated_since
 
 
 class V2CursorPaginator(JSONResponseCursorPaginator):
@@ -84,6 +85,82 @@ class V1OffsetPaginator(BasePaginator):
 
     def __str__(self) -> str:
         return f"V1OffsetPaginator(start={self.start}, limit={self.limit})"
+
+
+class V1KeysetPaginator(BasePaginator):
+    """Pages a v1 listing sorted by `update_time` ascending by moving `updated_since`, not `start`.
+
+    Offset paging over an ascending `update_time` listing skips rows when a row already read is
+    updated during the run: it moves to the end and every later row shifts one position left,
+    so the row at the next offset is never returned, and its `update_time` is older than the
+    final cursor, so no later run returns it either. Here each next page asks for
+    `updated_since = <update_time of the last row>` from `start=0` instead: rows updated
+    meanwhile only move further right, nothing shifts below the filter. Rows of the last row's
+    second are read again (merged on the primary key). A page that lies entirely within one
+    second (or has no timestamps) advances `start` within that second.
+
+    Args:
+        limit: Page size sent as `limit`.
+        cursor_field: Timestamp field the listing is sorted by (`update_time`).
+        since_param: The server-side filter parameter (`updated_since`).
+        to_since: Formats a cursor value for `since_param` (RFC 3339, whole seconds).
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        cursor_field: str,
+        since_param: str,
+        to_since: Callable[[Any], Optional[str]] = to_updated_since,
+    ) -> None:
+        super().__init__()
+        self.limit = limit
+        self.cursor_field = cursor_field
+        self.since_param = since_param
+        self.to_since = to_since
+        self.since: Optional[str] = None
+        self.start = 0
+
+    def init_request(self, request: Request) -> None:
+        self.start = 0
+        self.since = (request.params or {}).get(self.since_param)
+        request.params = {**(request.params or {}), "start": 0, "limit": self.limit}
+
+    def update_state(self, response: Response, data: Optional[List[Any]] = None) -> None:
+        rows = data or []
+        more = bool(_v1_pagination(response.json()).get("more_items_in_collection"))
+        if not more or not rows:
+            self._has_next_page = False
+            return
+        last = rows[-1].get(self.cursor_field) if isinstance(rows[-1], dict) else None
+        last_since = self.to_since(last) if last else None
+        if last_since is None or last_since == self.since:
+            self.start += len(rows)
+        else:
+            self.since, self.start = last_since, 0
+        self._has_next_page = True
+
+    def update_request(self, request: Request) -> None:
+        params = {**(request.params or {}), "start": self.start}
+        if self.since is not None:
+            params[self.since_param] = self.since
+        request.params = params
+
+    def __str__(self) -> str:
+        return f"V1KeysetPaginator({self.since_param}={self.since}, start={self.start})"
+
+
+def paginator_for(entity: Entity) -> BasePaginator:
+    """The paginator of an entity's listing: keyset paging for v1 offset listings that filter and
+    sort ascending by their cursor (notes, leads), else the endpoint's own style."""
+    if (
+        entity.paging is Paging.OFFSET
+        and entity.cursor_field
+        and entity.updated_since_param
+        and entity.sort_order == "asc"
+    ):
+        return V1KeysetPaginator(entity.page_size, entity.cursor_field, entity.updated_since_param)
+    return make_paginator(entity.paging, entity.page_size)
 
 
 def make_paginator(paging: Paging, page_size: int) -> BasePaginator:

@@ -26,6 +26,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--token", default="sim-token", help="accepted API token")
     parser.add_argument("--oauth-token", action="append", default=[], help="accepted OAuth bearer token (repeatable)")
+    parser.add_argument("--oauth-client", action="append", default=[], metavar="ID:SECRET",
+                        help="OAuth client accepted by POST /oauth/token (repeatable)")
+    parser.add_argument("--oauth-refresh-token", action="append", default=[], help="accepted refresh token (repeatable)")
+    parser.add_argument("--oauth-code", action="append", default=[], help="single-use authorization code (repeatable)")
+    parser.add_argument("--oauth-expires-in", type=float, default=3599, help="access-token lifetime in seconds")
+    parser.add_argument("--rotate-refresh-tokens", action="store_true", help="new refresh token on every refresh")
     parser.add_argument("--plan", default="growth", choices=sorted(BURST_LIMITS))
     parser.add_argument("--seats", type=int, default=10)
     parser.add_argument("--daily-budget", type=int, default=None, help="override the daily token budget")
@@ -53,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         account,
         token=args.token,
         oauth_tokens=args.oauth_token,
+        oauth_clients=dict(client.split(":", 1) for client in args.oauth_client),
+        oauth_refresh_tokens=args.oauth_refresh_token,
+        oauth_codes=args.oauth_code,
+        oauth_expires_in=args.oauth_expires_in,
+        rotate_refresh_tokens=args.rotate_refresh_tokens,
         plan=args.plan,
         seats=args.seats,
         daily_budget=args.daily_budget,
@@ -71,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Pipedrive simulator ({args.size}, seed {args.seed}, plan {args.plan}) at {server.base_url}", flush=True)
     print(f"  v1: {server.base_url}/v1 and {server.base_url}/api/v1   v2: {server.base_url}/api/v2", flush=True)
     print(f"  token: {server.token}   (header x-api-token)", flush=True)
+    if args.oauth_client:
+        print(f"  oauth: POST {server.base_url}/oauth/token (Basic client auth)", flush=True)
     print(f"  control: {server.base_url}/_sim/stats   Ctrl-C to stop", flush=True)
     try:
         server.serve_forever()

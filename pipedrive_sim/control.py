@@ -16,6 +16,9 @@ No authentication, not rate limited, not logged. Bodies are JSON; answers are JS
     POST /_sim/fields/{set}/{code}/rename    {"name"}
     POST /_sim/fields/{set}/{code}/options/{option_id}/rename {"label"}
     POST /_sim/fields/{set}/{code}/options/{option_id}/delete
+    GET  /_sim/oauth                         OAuth settings and counters (no secrets)
+    POST /_sim/oauth/revoke                  expire every issued OAuth access token now
+    POST /_sim/oauth/config                  {"expires_in"?: s, "rotate_refresh_tokens"?: bool}
 """
 
 from __future__ import annotations
@@ -116,6 +119,14 @@ def _ground_truth(server: SimServer, args: dict[str, str], body: dict[str, Any])
     return _mutate(server, server.account.ground_truth)
 
 
+def _revoke_oauth(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    return {"revoked": server.oauth.revoke_all()}
+
+
+def _configure_oauth(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    return server.oauth.configure(**body)
+
+
 CONTROL_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("GET", "/_sim/stats", lambda s, a, b: s.stats()),
     ("GET", "/_sim/log", lambda s, a, b: s.log),
@@ -129,6 +140,9 @@ CONTROL_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("POST", "/_sim/log/reset", _reset_log),
     ("POST", "/_sim/budget/reset", _reset_budget),
     ("POST", "/_sim/ratelimit/reset", _reset_ratelimit),
+    ("GET", "/_sim/oauth", lambda s, a, b: s.oauth.describe()),
+    ("POST", "/_sim/oauth/revoke", _revoke_oauth),
+    ("POST", "/_sim/oauth/config", _configure_oauth),
     ("POST", "/_sim/records/{entity}", _create),
     ("POST", "/_sim/records/{entity}/{id}/update", _update),
     ("POST", "/_sim/records/{entity}/{id}/delete", _delete),

@@ -37,6 +37,7 @@ from .errors import (
 from .faults import FaultRule, FaultSet, Latency
 from .handlers import Request
 from .index import IndexStore
+from .oauth import DEFAULT_EXPIRES_IN, ENDPOINT as OAUTH_ENDPOINT, TOKEN_PATHS, OAuthIssuer
 from .ratelimit import AbuseGuard, BurstLimiter, DailyBudget
 from .routes import ROUTES, match
 
@@ -68,7 +69,12 @@ class SimServer:
         account: the ``Account`` to serve.
         token: the accepted API token.
         tokens: further accepted API tokens.
-        oauth_tokens: accepted OAuth access tokens (``Authorization: Bearer``; 4x burst limit).
+        oauth_tokens: accepted OAuth access tokens (``Authorization: Bearer``; 4x burst limit), never expiring.
+        oauth_clients: ``{client_id: client_secret}`` accepted by ``POST /oauth/token`` (Basic auth).
+        oauth_refresh_tokens: refresh tokens accepted by ``grant_type=refresh_token``.
+        oauth_codes: single-use codes accepted by ``grant_type=authorization_code``.
+        oauth_expires_in: lifetime in seconds (wall clock) of the access tokens ``/oauth/token`` issues.
+        rotate_refresh_tokens: every refresh returns a new refresh token and retires the old one.
         plan: ``lite`` | ``growth`` | ``premium`` | ``ultimate`` (burst limit and budget multiplier).
         seats: seats in the company (budget = 30,000 x multiplier x seats).
         daily_budget: override of the daily token budget.
@@ -93,6 +99,11 @@ class SimServer:
         *,
         tokens: Iterable[str] = (),
         oauth_tokens: Iterable[str] = (),
+        oauth_clients: Mapping[str, str] | None = None,
+        oauth_refresh_tokens: Iterable[str] = (),
+        oauth_codes: Iterable[str] = (),
+        oauth_expires_in: float = DEFAULT_EXPIRES_IN,
+        rotate_refresh_tokens: bool = False,
         plan: str = "growth",
         seats: int = 10,
         daily_budget: int | None = None,
@@ -118,7 +129,15 @@ class SimServer:
         self.port = port
         self.data_lock = threading.RLock()
         self.store = IndexStore(account, self.data_lock)
-        self.auth = Authenticator([token, *tokens], oauth_tokens)
+        self.oauth = OAuthIssuer(
+            oauth_clients,
+            oauth_refresh_tokens,
+            oauth_codes,
+            expires_in=oauth_expires_in,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+            api_domain=lambda: self.base_url,
+        )
+        self.auth = Authenticator([token, *tokens], oauth_tokens, self.oauth)
         self.limiter = BurstLimiter(plan, burst_limit)
         total = daily_budget if daily_budget is not None else DailyBudget.for_plan(plan, seats)
         self.budget = DailyBudget(total, lambda: account.clock.now().date())
@@ -277,6 +296,23 @@ class SimServer:
                 resp.headers.setdefault(name, value)
         return resp
 
+    def answer_token(self, headers: Any, path: str, raw_body: bytes) -> _Response:
+        """Run ``POST /oauth/token``: faults, then the issuer (no rate limit, no token cost)."""
+        resp = _Response()
+        try:
+            resp.fault = self.faults.pick(path)
+            if resp.fault is not None:
+                resp.outcome = f"fault:{resp.fault.kind}"
+                _raise_for_fault(resp.fault)
+            resp.body, _ = self.oauth.token(headers.get("authorization"), headers.get("content-type"), raw_body)
+        except ApiError as err:
+            resp.status, resp.body, resp.content_type = err.status, err.body, err.content_type
+            resp.headers.update(err.headers)
+            if resp.fault is None:
+                resp.outcome = "unauthorized" if err.status == 401 else "error"
+        resp.headers["cache-control"] = "no-store"
+        return resp
+
     def sleep(self, seconds: float) -> None:
         """Sleep, waking early when the server stops."""
         if seconds > 0:
@@ -351,7 +387,10 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in parse_qsl(split.query, keep_blank_values=True):
             params[key] = f"{params[key]},{value}" if key in params else value
         sim = self.sim
-        if method != "GET":
+        oauth = path in TOKEN_PATHS
+        if oauth and method == "POST":
+            resp = sim.answer_token(self.headers, path, raw_body)
+        elif method != "GET":
             resp = _Response()
             resp.status, resp.body, resp.outcome = 405, error_body("Method not allowed"), "error"
         else:
@@ -361,8 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("slow", "timeout"):
             delay += (fault.delay_ms or 0) / 1000.0
         sim.sleep(delay)
-        logged = {k: v for k, v in params.items() if k != "api_token"}
-        found = match(path)
+        logged = {k: v for k, v in params.items() if k != "api_token"}  # the token body is never logged
+        found = None if oauth else match(path)
         sim.accounting.record(  # before sending, so a client that got the answer also sees it counted
             RequestLogEntry(
                 method=method,
@@ -372,7 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
                 token_cost=resp.cost,
                 time=arrived,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
-                endpoint=found[0].endpoint if found else "unknown",
+                endpoint=OAUTH_ENDPOINT if oauth else found[0].endpoint if found else "unknown",
                 outcome=resp.outcome,
             )
         )

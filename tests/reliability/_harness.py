@@ -162,8 +162,10 @@ class PipelineRunner:
         self.transcripts.append(done.stdout + done.stderr)
         return RunResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
-    def run_with_hook(self, marker: str, hook: Callable[[], None], *args: str, timeout: float = 120) -> RunResult:
-        """Runs the pipeline and calls `hook` once when a stderr line contains `marker`."""
+    def run_with_hook(
+        self, marker: str, hook: Callable[["subprocess.Popen[str]"], None], *args: str, timeout: float = 120
+    ) -> RunResult:
+        """Runs the pipeline and calls `hook(process)` once when a stderr line contains `marker`."""
         started = time.monotonic()
         process = subprocess.Popen(
             self._args(args), cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
@@ -175,7 +177,7 @@ class PipelineRunner:
         for line in process.stderr:
             lines.append(line)
             if not fired and marker in line:
-                hook()
+                hook(process)
                 fired = True
         stdout = process.stdout.read()
         process.wait(timeout=timeout)

@@ -19,9 +19,9 @@ def test_budget_exhausted_mid_run_keeps_loaded_chunks_and_resumes(
     start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = start_sim()
-    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE="5")
+    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE="10")
 
-    def spend_the_budget() -> None:  # after the first chunk: ~3 more requests are affordable
+    def spend_the_budget(_: object) -> None:  # after the first chunk: ~3 more requests are affordable
         sim.control("POST", "budget/reset", {"total": 40})
 
     stopped = runner.run_with_hook("chunk 1 loaded", spend_the_budget, *CHUNKED)

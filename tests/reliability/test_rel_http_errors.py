@@ -122,6 +122,7 @@ def test_child_404_or_410_skips_that_deal_only(
     missing = [e["path"] for e in sim.control("GET", "log") if e["status"] == status]
     assert len(missing) == 1
     skipped = int(missing[0].split("/")[-2])
+    assert f"deal_participants: deal {skipped} skipped: Pipedrive API {status}" in result.stderr
     truth = sim.ground_truth()
     listed = {d["id"] for d in truth["deals"] if not d["is_archived"]} - {skipped}  # no deals_archived
     expected = {(r["deal_id"], r["id"]) for r in truth["deal_participants"] if r["deal_id"] in listed}

@@ -147,3 +147,33 @@ def test_base_url_resolution() -> None:
             resolve_base_url(bad_domain, None)
     with pytest.raises(PipedriveConfigError):
         resolve_base_url(None, "ftp://host")
+
+
+def _ids_read_while_a_row_is_updated(server: Any, keyset: bool) -> list[Any]:
+    """Pages /notes (3 per page, oldest first); after page 1 its first row is edited."""
+    import dataclasses
+
+    entity = dataclasses.replace(ENTITIES_BY_NAME["notes"], page_size=3)
+    client = _client(server)
+    if keyset:
+        pages = client.paginate_entity(entity)
+    else:
+        pages = client.paginate(entity.path, api=entity.api, paging=Paging.OFFSET, page_size=3,
+                                params=entity.base_params())
+    seen: list[Any] = []
+    for number, page in enumerate(pages):
+        seen += [row["id"] for row in page]
+        if number == 0:
+            server.account.clock.advance(minutes=1)
+            server.account.update("notes", page[0]["id"], {"content": "edited during the run"})
+    return seen
+
+
+def test_v1_ascending_listing_loses_no_row_updated_mid_run(sim_server: Any) -> None:
+    all_ids = {note["id"] for note in sim_server.account.ground_truth()["notes"]}
+    # plain offset paging skips the row that shifts into the consumed offset range
+    assert set(_ids_read_while_a_row_is_updated(sim_server, keyset=False)) < all_ids
+    # the source pages by moving updated_since instead: every row arrives
+    assert set(_ids_read_while_a_row_is_updated(sim_server, keyset=True)) == all_ids
+    sent = [entry.params for entry in settled_log(sim_server) if entry.endpoint == "v1 /notes"]
+    assert any("updated_since" in params for params in sent[-3:])
