@@ -97,7 +97,9 @@ class RequestStats:
             }
 
 
-def _is_retryable_rate_limit(response: Optional[Response], exception: Optional[BaseException]) -> bool:
+def _is_retryable_rate_limit(
+    response: Optional[Response], exception: Optional[BaseException]
+) -> bool:
     """Retry predicate: a burst-window 429 and a malformed 2xx body (truncated JSON, `data: null`)
     are retried; a daily-budget 429 is not (5xx and transport errors retry by dlt's defaults)."""
     if response is None or (response.status_code != 429 and response.status_code >= 300):

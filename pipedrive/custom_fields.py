@@ -13,7 +13,18 @@ column, get deterministic suffixes instead of overwriting each other.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Set,
+    Tuple,
+)
 
 from dlt.common.normalizers.naming import NamingConvention
 
@@ -45,7 +56,16 @@ REFERENCE_TYPES = frozenset(
 CONVERTED_TYPES = frozenset({"enum", "set"}) | REFERENCE_TYPES
 # columns no custom field may take, whatever the entity
 RESERVED_COLUMNS = frozenset(
-    {"id", "custom_fields", "is_deleted", "is_archived", "add_time", "update_time", "_dlt_id", "_dlt_load_id"}
+    {
+        "id",
+        "custom_fields",
+        "is_deleted",
+        "is_archived",
+        "add_time",
+        "update_time",
+        "_dlt_id",
+        "_dlt_load_id",
+    }
 )
 MAIN_VALUE_KEY = "value"
 
@@ -93,7 +113,8 @@ def parse_field_definition(raw: Mapping[str, Any], api: ApiVersion) -> FieldDefi
         The version-independent definition.
     """
     if ApiVersion(api) is ApiVersion.V2:
-        code, name, is_custom = raw.get("field_code"), raw.get("field_name"), raw.get("is_custom_field")
+        code, name = raw.get("field_code"), raw.get("field_name")
+        is_custom = raw.get("is_custom_field")
     else:
         code, name, is_custom = raw.get("key"), raw.get("name"), raw.get("edit_flag")
     return FieldDefinition(
@@ -121,7 +142,12 @@ class MappedField:
         return f"{self.column}_{suffix}"
 
     def to_state(self) -> Dict[str, Any]:
-        return {"column": self.column, "name": self.name, "field_type": self.field_type, "options": dict(self.options)}
+        return {
+            "column": self.column,
+            "name": self.name,
+            "field_type": self.field_type,
+            "options": dict(self.options),
+        }
 
     @classmethod
     def from_state(cls, code: str, state: Mapping[str, Any]) -> "MappedField":
@@ -188,7 +214,8 @@ class CustomFieldMapper:
             options.update(definition.deleted_options)
             options.update(definition.options)
             if known is not None:
-                known.name, known.field_type, known.options = definition.name, definition.field_type, options
+                known.name, known.field_type = definition.name, definition.field_type
+                known.options = options
                 continue
             column = self._free_column(definition, claimed)
             claimed.update(_columns_of(column, definition.field_type))
@@ -198,7 +225,8 @@ class CustomFieldMapper:
 
     def _free_column(self, definition: FieldDefinition, claimed: Set[str]) -> str:
         base = self.naming.normalize_identifier(definition.name) or "field"
-        candidates = [base, f"{base}_custom", f"{base}_{definition.code[:8].lower()}", f"{base}_{definition.code.lower()}"]
+        code = definition.code.lower()
+        candidates = [base, f"{base}_custom", f"{base}_{code[:8]}", f"{base}_{code}"]
         for candidate in candidates:
             candidate = self.naming.normalize_identifier(candidate)
             if not claimed.intersection(_columns_of(candidate, definition.field_type)):

@@ -11,7 +11,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import dlt
 from dlt.common import logger
 from dlt.common.normalizers.naming import NamingConvention
-from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
 from .chunking import is_chunkable, limit_pages

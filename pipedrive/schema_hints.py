@@ -27,7 +27,9 @@ TIMESTAMP_COLUMNS = (
 )
 DATE_COLUMNS = ("expected_close_date", "due_date", "start_date", "end_date")
 DECIMAL_COLUMNS = ("value", "arr", "mrr", "acv", "value__amount", "tax")
-BOOL_COLUMNS = ("is_deleted", "is_archived", "active_flag", "done", "busy", "is_done", "is_milestone")
+BOOL_COLUMNS = (
+    "is_deleted", "is_archived", "active_flag", "done", "busy", "is_done", "is_milestone",
+)
 
 BUILTIN_COLUMN_TYPES: Mapping[str, TDataType] = {
     **{name: "timestamp" for name in TIMESTAMP_COLUMNS},
@@ -100,7 +102,8 @@ def deletion_hints(entity: Entity, hard_delete: bool) -> TTableSchemaColumns:
     """
     if entity.soft_delete_column is None:
         return {}
-    column: TColumnSchema = {"name": entity.soft_delete_column, "data_type": "bool", "nullable": True}
+    name = entity.soft_delete_column
+    column: TColumnSchema = {"name": name, "data_type": "bool", "nullable": True}
     if hard_delete and entity.write_disposition == "merge":
         column["hard_delete"] = True
     return {entity.soft_delete_column: column}
