@@ -36,6 +36,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.common.storages.load_package import PackageStorage
 from dlt.sources.helpers.requests import Client
 
 from pipedrive import pipedrive_source
@@ -293,12 +294,36 @@ def print_summary(pipeline: dlt.Pipeline, chunks: int, seconds: float) -> None:
         print(f"{table:<32} {rows:>10}")
 
 
+def discard_broken_extracts(pipeline: dlt.Pipeline) -> List[str]:
+    """Deletes extracted packages without a schema file: what a kill during normalize leaves
+    while it deletes a package it already normalized (dlt would fail on them forever).
+
+    Returns:
+        The load ids deleted.
+    """
+    # dlt has no public API for extracted packages; the storage is the one `normalize()` reads
+    storage = pipeline._get_normalize_storage()
+    if not storage.is_storage_ready():
+        return []  # a new pipeline: nothing extracted yet
+    packages = storage.extracted_packages
+    broken = [
+        load_id
+        for load_id in packages.list_packages()
+        if not packages.storage.has_file(os.path.join(load_id, PackageStorage.SCHEMA_FILE_NAME))
+    ]
+    for load_id in broken:
+        packages.delete_package(load_id, not_exists_ok=True)
+    return broken
+
+
 def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
     """Loads the load packages an interrupted run extracted but did not load.
 
     dlt keeps them (with the state of their chunk) in the pipeline's working directory;
     `pipeline.run()` would load them and skip the new extraction, so they go first.
     """
+    if discard_broken_extracts(pipeline):
+        print("resuming: discarded a half-deleted package a killed run left", file=sys.stderr)
     if pipeline.has_pending_data:
         print("resuming: loading the package(s) an interrupted run left", file=sys.stderr)
         pipeline.normalize()

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -38,6 +37,12 @@ if str(REPO_ROOT) not in sys.path:
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
+
+
+def quiet_dlt_logs() -> None:
+    """Runs dlt with its log at ERROR; called by the benchmark entry points only, never at import,
+    so importing the harness (the smoke tests do) leaves the test session's logging alone."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 TOKEN = "bench-token"
 UNLIMITED = 1_000_000_000
 """Burst limit / daily budget that never binds."""
@@ -338,6 +343,43 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
     return RunResult(wall_s=wall, steps_s=steps, rows=rows, load_ok=not info.has_failed_jobs)
 
 
+def run_phased(pipeline: Any, data: Any) -> tuple[RunResult, dict[str, float]]:
+    """`extract`, `normalize` and `load` called one by one, with this process's peak RSS after
+    each (ru_maxrss only grows, so each value is the peak up to the end of that phase).
+
+    Returns:
+        The run (wall = sum of the three calls) and peak RSS in MB after each phase.
+    """
+    rss: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    started = time.perf_counter()
+    pipeline.extract(data, loader_file_format="jsonl")
+    steps["extract"] = time.perf_counter() - started
+    rss["extract"] = round(max_rss_bytes() / 2**20, 1)
+    mark = time.perf_counter()
+    normalized = pipeline.normalize()
+    steps["normalize"] = time.perf_counter() - mark
+    rss["normalize"] = round(max_rss_bytes() / 2**20, 1)
+    mark = time.perf_counter()
+    info = pipeline.load()
+    steps["load"] = time.perf_counter() - mark
+    rss["load"] = round(max_rss_bytes() / 2**20, 1)
+    wall = time.perf_counter() - started
+    rows = dict(normalized.row_counts) if normalized is not None else {}
+    return RunResult(wall_s=wall, steps_s=steps, rows=rows, load_ok=not info.has_failed_jobs), rss
+
+
+def pipedrive_source_for(base_url: str, *, resources: Sequence[str] | None = None, exclude: Sequence[str] = (),
+                         **source_kwargs: Any) -> Any:
+    """The `pipedrive` source pointed at a simulator, restricted to `resources` minus `exclude`."""
+    from pipedrive import pipedrive_source
+
+    source = pipedrive_source(api_token=TOKEN, base_url=base_url, **source_kwargs)
+    names = list(resources) if resources else list(source.selected_resources)
+    names = [n for n in names if n not in set(exclude)]
+    return source.with_resources(*names) if (resources or exclude) else source
+
+
 def pipedrive_run(pipeline: Any, base_url: str, *, resources: Sequence[str] | None = None,
                   exclude: Sequence[str] = (), extract_only: bool = False, **source_kwargs: Any) -> RunResult:
     """Runs the `pipedrive` source against a simulator.
@@ -350,13 +392,7 @@ def pipedrive_run(pipeline: Any, base_url: str, *, resources: Sequence[str] | No
         extract_only: Only extract (see `run_measured`).
         **source_kwargs: Further `pipedrive_source` arguments.
     """
-    from pipedrive import pipedrive_source
-
-    source = pipedrive_source(api_token=TOKEN, base_url=base_url, **source_kwargs)
-    names = list(resources) if resources else [n for n in source.selected_resources]
-    names = [n for n in names if n not in set(exclude)]
-    if resources or exclude:
-        source = source.with_resources(*names)
+    source = pipedrive_source_for(base_url, resources=resources, exclude=exclude, **source_kwargs)
     return run_measured(pipeline, source, extract_only)
 
 

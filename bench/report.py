@@ -47,16 +47,23 @@ def summary_lines() -> list[str]:
         machine = machine or rl["machine"]
         for s in rl["syncs"]:
             lines.append(_row("2 rate limit", f"{rl['size']} {s['sync']} (Growth, {rl['latency_ms']:.0f} ms)",
-                              f"{s['wall_s']:,} s, {s['requests']:,} req, {s['responses_429']} x 429, "
+                              f"{s['wall_s']:,.0f} s, {s['requests']:,} req, {s['responses_429']} x 429, "
                               f"{s['blocked_403']} x 403", f"{s['growth_bound_s']:,} s", s["bound_ratio"],
                               "<= 1.15, 429 < 1%, no 403", _met(s["meets_target"]), rl["date"]))
     tp = _load("throughput")
     if tp:
         machine = machine or tp["machine"]
         ours, floor = tp["ours"], tp["floor"]
-        lines.append(_row("3 throughput", f"{tp['size']}, 0 ms, no limit",
-                          f"{ours['records_per_s']:,.0f} rec/s, peak RSS {ours['peak_rss_mb']:,.0f} MB",
-                          f"floor {floor['records_per_s']:,.0f} rec/s", tp["ratio_to_floor"],
+        cpu = ""
+        if ours.get("cpu_s") and floor.get("cpu_s"):
+            cpu = (f"; per CPU s: {ours['rows'] / ours['cpu_s']:,.0f} vs {ours['rows'] / floor['cpu_s']:,.0f} "
+                   f"({floor['cpu_s'] / ours['cpu_s']:.2f})")
+        lines.append(_row("3 throughput", f"{tp['size']} ({ours['rows']:,} rows), 0 ms, no limit",
+                          f"{ours['records_per_s']:,.0f} rec/s, peak RSS {ours['peak_rss_mb']:,.0f} MB "
+                          f"(extract/normalize/load {ours['steps_s'].get('extract', 0):.0f}/"
+                          f"{ours['steps_s'].get('normalize', 0):.0f}/{ours['steps_s'].get('load', 0):.0f} s)",
+                          f"floor {floor['records_per_s']:,.0f} rec/s, RSS {floor['peak_rss_mb']:,.0f} MB",
+                          f"{tp['ratio_to_floor']}{cpu}",
                           ">= 0.9x floor, RSS <= 1 GB", _met(tp["meets_target"]), tp["date"]))
     tap = _load("singer_tap")
     if tap:
@@ -65,20 +72,27 @@ def summary_lines() -> list[str]:
             lines.append(_row("4 vs Singer tap", c["label"],
                               f"ours {c['ours']['requests']:,} req / {c['ours']['tokens']:,} tok / {c['ours']['wall_s']:,} s",
                               f"tap {c['tap']['requests']:,} req / {c['tap']['tokens']:,} tok / {c['tap']['wall_s']:,} s",
-                              f"{c['token_factor']}x fewer tok, {c['speed_factor']}x faster",
+                              f"{c['token_factor']}x fewer tok, {c['speed_factor']}x faster"
+                              + (f" (without per-deal history: {c['token_factor_without_history']}x fewer tok)"
+                                 if c.get("token_factor_without_history") else ""),
                               ">= 5x tokens, >= 3x speed", _met(c["meets_target"]), tap["date"]))
     sc = _load("scaling")
     if sc:
         machine = machine or sc["machine"]
         for r in sc["runs"]:
             lines.append(_row("5 scaling", f"{r['size']} {r['sync']}",
-                              f"{r['requests']:,} req / {r['tokens']:,} tok / {r['wall_s']:,} s",
+                              f"{r['requests']:,} req / {r['tokens']:,} tok / {r['wall_s']:,.1f} s"
+                              f" ({r['mode']}, {r['rows']:,} rows)",
                               f"min {r.get('min_requests', 0):,} req / {r.get('min_tokens', 0):,} tok",
                               f"{r.get('requests_ratio')} / {r.get('tokens_ratio')}", "(report)", "-", sc["date"]))
     lines.append("")
     if machine:
         lines += [f"Machine: `{machine['uname']}`, {machine['cores']} cores, {machine['ram_gb']} GB RAM, "
-                  f"Python {machine['python']}, dlt {machine['dlt']}, source at git `{machine['git']}`.", ""]
+                  f"Python {machine['python']}, dlt {machine['dlt']}, source at git `{machine['git']}`. "
+                  "Load average when each benchmark finished (other engineers' test suites shared the 2 "
+                  "cores): " + ", ".join(f"{n} {d['machine'].get('loadavg_1_5_15')}"
+                                         for n, d in (("efficiency", eff), ("rate_limit", rl), ("throughput", tp),
+                                                      ("singer_tap", tap), ("scaling", sc)) if d) + ".", ""]
     lines.append(END)
     return lines
 

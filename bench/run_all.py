@@ -41,4 +41,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    harness.quiet_dlt_logs()
     main()

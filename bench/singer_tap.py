@@ -280,4 +280,5 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    harness.quiet_dlt_logs()
     main()
