@@ -39,7 +39,8 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.storages.load_package import PackageStorage
 from dlt.sources.helpers.requests import Client
 
-from pipedrive import pipedrive_source
+from pipedrive import RequestStats, pipedrive_source
+from pipedrive.child_queue import queued_deals
 from pipedrive.chunking import chunk_selection, pending_resources
 from pipedrive.client import PipedriveClient
 from pipedrive.config import resolve_base_url, validate_api_token
@@ -195,15 +196,26 @@ def preflight() -> None:
     client.get("/users/me", api=ApiVersion.V1, token_cost=USERS_ME_COST)
 
 
-def build_source(args: argparse.Namespace, start_date: Optional[dt.datetime]) -> Any:
+def build_source(
+    args: argparse.Namespace,
+    start_date: Optional[dt.datetime],
+    run_stats: Optional[RequestStats] = None,
+) -> Any:
     """Creates the source with the command line's selection and chunk size.
+
+    Args:
+        args: Parsed command-line options.
+        start_date: Start of the first load of incremental tables.
+        run_stats: Counters shared by all chunks of this run (one token budget, one total).
 
     Raises:
         UsageError: No token is configured, or an unknown resource was named.
     """
     try:
         source = pipedrive_source(
-            start_date=start_date, max_pages_per_chunk=args.chunk_pages or None
+            start_date=start_date,
+            max_pages_per_chunk=args.chunk_pages or None,
+            run_stats=run_stats,
         )
     except ConfigFieldMissingException:
         raise UsageError(
@@ -275,13 +287,17 @@ def table_row_counts(pipeline: dlt.Pipeline, tables: List[str]) -> List[Tuple[st
     return counts
 
 
-def print_summary(pipeline: dlt.Pipeline, chunks: int, seconds: float) -> None:
-    """Prints rows per table and the run's time.
+def print_summary(
+    pipeline: dlt.Pipeline, chunks: int, seconds: float, stats: RequestStats
+) -> None:
+    """Prints rows per table, the API requests and tokens used, the time, and what remains of a
+    backfill that stopped at its token cap.
 
     Args:
         pipeline: The pipeline that ran.
         chunks: Chunks loaded by this run.
         seconds: Wall time of the run.
+        stats: Request and token counters of all chunks of the run.
     """
     schema = pipeline.default_schema
     tables = sorted(t for t in schema.data_table_names() if not t.startswith("_dlt"))
@@ -292,6 +308,16 @@ def print_summary(pipeline: dlt.Pipeline, chunks: int, seconds: float) -> None:
     print(f"{'table':<32} {'rows':>10}")
     for table, rows in table_row_counts(pipeline, tables):
         print(f"{table:<32} {rows:>10}")
+    print(
+        f"API: {stats.requests} requests, {stats.tokens} tokens"
+        f" ({stats.rate_limited} answered 429 and retried)"
+    )
+    queued = queued_deals(pipeline.state.get("sources", {}).get(SOURCE_NAME, {}))
+    if queued:
+        print(
+            "token cap reached: deals still queued for their children (the next run continues): "
+            + ", ".join(f"{name} {count}" for name, count in queued.items())
+        )
 
 
 def discard_broken_extracts(pipeline: dlt.Pipeline) -> List[str]:
@@ -330,8 +356,19 @@ def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
         pipeline.load()
 
 
+def full_refresh_mode(args: argparse.Namespace) -> Optional[str]:
+    """dlt's `refresh` for `--full-refresh`: with `--resources`, only those tables and their
+    state are dropped (`drop_sources` would drop every table of the source)."""
+    if not args.full_refresh:
+        return None
+    return "drop_resources" if args.resources else "drop_sources"
+
+
 def run_chunks(
-    pipeline: dlt.Pipeline, args: argparse.Namespace, start_date: Optional[dt.datetime]
+    pipeline: dlt.Pipeline,
+    args: argparse.Namespace,
+    start_date: Optional[dt.datetime],
+    run_stats: RequestStats,
 ) -> int:
     """Runs the pipeline chunk after chunk until no table reports pending pages.
 
@@ -339,6 +376,8 @@ def run_chunks(
         pipeline: The pipeline.
         args: Parsed command-line options.
         start_date: Start of the first load of incremental tables.
+        run_stats: Counters shared by every chunk's source, so `max_tokens_per_run` caps the
+            whole run, not each chunk.
 
     Returns:
         Chunks loaded.
@@ -346,13 +385,13 @@ def run_chunks(
     names: Optional[List[str]] = None
     chunks = 0
     while True:
-        source = build_source(args, start_date)
+        source = build_source(args, start_date, run_stats)
         if names is not None:
             source = source.with_resources(*names)
         pipeline.run(
             source,
             loader_file_format=loader_file_format(pipeline),
-            refresh="drop_sources" if args.full_refresh and chunks == 0 else None,
+            refresh=full_refresh_mode(args) if chunks == 0 else None,
         )
         chunks += 1
         state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
@@ -389,8 +428,9 @@ def run(args: argparse.Namespace) -> int:
             pipeline.abort_packages()  # everything is dropped and reloaded anyway
     else:
         finish_pending_packages(pipeline)
-    chunks = run_chunks(pipeline, args, start_date)
-    print_summary(pipeline, chunks, time.monotonic() - started)
+    run_stats = RequestStats()
+    chunks = run_chunks(pipeline, args, start_date, run_stats)
+    print_summary(pipeline, chunks, time.monotonic() - started, run_stats)
     return 0
 
 

@@ -18,7 +18,7 @@ from dlt.extract.resource import DltResource
 
 from .chunking import with_page_size
 from .child_budget import DEFAULT_MAX_TOKENS_PER_RUN
-from .client import PipedriveClient
+from .client import PipedriveClient, RequestStats
 from .config import resolve_base_url
 from .entities import ENTITIES, ENTITIES_BY_NAME, FIELD_SETS, Entity, FieldSet
 from .errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
@@ -28,6 +28,7 @@ from .resources import build_resources
 __all__ = [
     "pipedrive_source",
     "PipedriveClient",
+    "RequestStats",
     "ENTITIES",
     "ENTITIES_BY_NAME",
     "FIELD_SETS",
@@ -55,6 +56,7 @@ def pipedrive_source(
     max_pages_per_chunk: Optional[int] = None,
     page_size: Optional[int] = None,
     oauth: Optional[PipedriveOAuthCredentials] = None,
+    run_stats: Optional[RequestStats] = None,
 ) -> Sequence[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
 
@@ -94,6 +96,10 @@ def pipedrive_source(
             here; its `api_domain` is the host unless `base_url` is set). See
             `pipedrive/oauth.py` and the README's OAuth section.
 
+        run_stats: Request/token counters shared by the sources of one run: pass the same
+            object to the source of every chunk so `max_tokens_per_run` caps the whole run and
+            the totals can be reported (`pipedrive_pipeline.py` does). New counters by default.
+
     Returns:
         The resources, one per table.
     """
@@ -104,6 +110,7 @@ def pipedrive_source(
         auth,
         resolve_base_url(company_domain, base_url, api_domain),
         max_tokens_per_run=max_tokens_per_run,
+        stats=run_stats,
     )
     return build_resources(
         client,

@@ -20,7 +20,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, List, MutableMapping, Optional
+from typing import Any, Dict, List, Mapping, MutableMapping, Optional
 
 import orjson
 
@@ -159,3 +159,21 @@ class DealQueue:
                 "update_time": self._boundary_time,
                 "fingerprints": dict(self._boundary),
             }
+
+
+def queued_deals(source_state: Mapping[str, Any]) -> Dict[str, int]:
+    """Deals still queued per deal-child resource, e.g. after a run stopped at its token cap.
+
+    Args:
+        source_state: The source's state, e.g. `pipeline.state["sources"]["pipedrive"]`.
+
+    Returns:
+        Resource name -> number of queued deals, for the resources with a non-empty queue.
+    """
+    resources = source_state.get("resources") or {}
+    return {
+        name: len(state[PENDING_KEY])
+        for name, state in sorted(resources.items())
+        if isinstance(state, Mapping) and isinstance(state.get(PENDING_KEY), Mapping)
+        and state[PENDING_KEY]
+    }

@@ -206,6 +206,8 @@ class PipedriveClient:
         http_client: dlt retrying `Client` to draw sessions from; by default one that retries
             5xx, connection errors and burst 429s (honouring Retry-After / x-ratelimit-reset)
             with the `[runtime] request_*` settings.
+        stats: Counters to continue, so that the sources of one run's chunks count (and cap)
+            their tokens together; new counters by default.
 
     Attributes:
         stats: Request and token counters (`RequestStats`).
@@ -220,11 +222,13 @@ class PipedriveClient:
         rate_limiter: Optional[RateLimiter] = None,
         max_tokens_per_run: Optional[int] = None,
         http_client: Optional[Client] = None,
+        stats: Optional[RequestStats] = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.rate_limiter = rate_limiter or RateLimiter()
         self.max_tokens_per_run = max_tokens_per_run
-        self.stats = RequestStats()
+        # shared counters let several sources of one run (its chunks) spend one token budget
+        self.stats = stats if stats is not None else RequestStats()
         self._auth = api_token if isinstance(api_token, AuthBase) else PipedriveTokenAuth(api_token)
         self._reserved_tokens = 0
         self._budget_lock = threading.Lock()
