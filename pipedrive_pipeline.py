@@ -172,9 +172,12 @@ def _configured(*keys: str) -> Optional[str]:
     return None
 
 
-def preflight() -> None:
+def preflight(run_stats: Optional[RequestStats] = None) -> None:
     """One cheap request (`/users/me`) before any pipeline step: a wrong token, an unpaid
     account or an unreachable host fails here in seconds, with the message of the error.
+
+    Args:
+        run_stats: The run's counters, so the summary includes this request.
 
     Raises:
         UsageError: No token is configured.
@@ -192,7 +195,9 @@ def preflight() -> None:
         _configured("sources.pipedrive.company_domain"), _configured("sources.pipedrive.base_url")
     )
     quick = Client(raise_for_status=False, request_max_attempts=2, request_timeout=15)
-    client = PipedriveClient(validate_api_token(token), base_url, http_client=quick)
+    client = PipedriveClient(
+        validate_api_token(token), base_url, http_client=quick, stats=run_stats
+    )
     client.get("/users/me", api=ApiVersion.V1, token_cost=USERS_ME_COST)
 
 
@@ -415,7 +420,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--chunk-pages {args.chunk_pages} must be >= 0")
     check_destination(args.destination)
     build_source(args, start_date)  # token and resource names, before any request
-    preflight()
+    run_stats = RequestStats()
+    preflight(run_stats)
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=args.destination,
@@ -428,7 +434,6 @@ def run(args: argparse.Namespace) -> int:
             pipeline.abort_packages()  # everything is dropped and reloaded anyway
     else:
         finish_pending_packages(pipeline)
-    run_stats = RequestStats()
     chunks = run_chunks(pipeline, args, start_date, run_stats)
     print_summary(pipeline, chunks, time.monotonic() - started, run_stats)
     return 0
