@@ -152,8 +152,8 @@ def test_toml_examples_resolve(destination: str, tmp_path: Path) -> None:
 
 
 def test_readme_sections_examples_resolve(tmp_path: Path) -> None:
-    """docs/ecosystem.md (README-ready) has its own copy of a destination example."""
-    doc = REPO / "docs" / "ecosystem.md"
+    """The README has its own copy of a destination example (Destinations and scheduling)."""
+    doc = REPO / "README.md"
     checked = 0
     for i, (target, text, parsed) in enumerate(toml_blocks(doc)):
         for destination in parsed.get("destination", {}):
