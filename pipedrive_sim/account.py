@@ -37,8 +37,11 @@ _BUILDERS = {
     "products": "product", "projects": "project", "tasks": "task", "notes": "note", "files": "file",
     "leads": "lead", "call_logs": "call_log",
 }
-#: Entities that keep deleted records visible (deals, 30 days) or can be archived.
-_ARCHIVABLE = ("deals", "leads")
+#: Archivable entity -> keys `archive` sets (`is_archived` to true, `archive_time` to now);
+#: v2 projects have no `is_archived` flag, only `archive_time`.
+_ARCHIVE_KEYS: dict[str, tuple[str, ...]] = {
+    "deals": ("is_archived", "archive_time"), "leads": ("is_archived",), "projects": ("archive_time",),
+}
 #: Entities whose records link to a deal through `deal_id` (they appear in the deal's flow).
 _LINKED = ("activities", "notes", "files", "call_logs")
 #: Per-deal child kinds the mutation API can add to and remove from deals.
@@ -140,8 +143,9 @@ class Account:
     def records(self, entity: str) -> list[dict[str, Any]]:
         """Live records of an entity in its API shape, sorted by id. Do not mutate them.
 
-        Deals include archived ones and ones deleted less than 30 days ago; leads include
-        archived ones. Derived per-deal entities return rows with `deal_id` for every listed deal.
+        Deals include archived ones and ones deleted less than 30 days ago; leads and projects
+        include archived ones. Derived per-deal entities return rows with `deal_id` for every
+        listed deal.
 
         Raises:
             KeyError: For an unknown entity key.
@@ -530,19 +534,22 @@ class Account:
         self._bump(entity)
 
     def archive(self, entity: str, rec_id: Any) -> dict[str, Any]:
-        """Archive a deal or lead (`is_archived: true`; deals also get `archive_time`).
+        """Archive a deal, lead or project: it moves from the default to the archived listing.
+
+        Deals get `is_archived: true` and `archive_time`, leads `is_archived: true`, projects
+        `archive_time` (their only archive marker in the v2 shape).
 
         Raises:
             ValueError: For entities that cannot be archived.
             KeyError: If the record does not exist.
         """
-        if entity not in _ARCHIVABLE:
-            raise ValueError(f"only {_ARCHIVABLE} can be archived")
+        if entity not in _ARCHIVE_KEYS:
+            raise ValueError(f"only {tuple(_ARCHIVE_KEYS)} can be archived")
         old = self._get(entity, rec_id)
         now = self._now(entity)
-        new = dict(old, is_archived=True, update_time=now)
-        if entity == "deals":
-            new["archive_time"] = now
+        new = dict(old, update_time=now)
+        for key in _ARCHIVE_KEYS[entity]:
+            new[key] = True if key == "is_archived" else now
         self.data.store[entity][rec_id] = new
         self._bump(entity)
         return new

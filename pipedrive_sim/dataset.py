@@ -30,6 +30,18 @@ FIELD_SET_OF = {
 }
 
 
+def is_archived(rec: dict[str, Any]) -> bool:
+    """Whether a record is archived (served by the `/archived` listing, not the default one).
+
+    Deals and leads carry `is_archived`; v2 projects have no flag, an archived project is one
+    with a non-null `archive_time`.
+
+    Args:
+        rec: A record in its API shape.
+    """
+    return bool(rec.get("is_archived")) or rec.get("archive_time") is not None
+
+
 @dataclass
 class Dataset:
     """Records and metadata of one account.

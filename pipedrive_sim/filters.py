@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .dataset import is_archived
 from .errors import bad_request
 from .index import Row, parse_timestamp
 
@@ -210,8 +211,8 @@ FILTERS: Mapping[str, Filter] = {
     "parent_task_id": Filter("parent_task_id", _parent_task),
     "term": Filter("term", _term),
     "is_active": Filter("is_active", _goal_active),
-    "not_archived": _scope(lambda row: not row.rec.get("is_archived")),
-    "archived_only": _scope(lambda row: bool(row.rec.get("is_archived"))),
+    "not_archived": _scope(lambda row: not is_archived(row.rec)),
+    "archived_only": _scope(lambda row: is_archived(row.rec)),
     "not_deleted": _scope(lambda row: not row.rec.get("is_deleted")),
 }
 

@@ -12,7 +12,7 @@ import random
 from typing import Any, Callable
 
 from . import config
-from .dataset import STORED, Dataset
+from .dataset import STORED, Dataset, is_archived
 from .factory import RecordFactory
 from .fields import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
 from .flow import DealHistory, HistorySpec
@@ -182,7 +182,8 @@ class _Generator:
         self.fill("call_logs", f("call_logs").call_log, n["call_logs"])
         self.fill("projects", f("projects").project, n["projects"])
         self.fill("tasks", f("tasks").task, n["tasks"])
-        self.archive_leads()
+        self.archive("leads")
+        self.archive("projects")
         self.field_changes()
         self.same_second()
 
@@ -312,14 +313,24 @@ class _Generator:
         self.edges["deals:products_removed"] = sorted(removed)
 
     # -- other edge cases ----------------------------------------------------------------
-    def archive_leads(self) -> None:
-        """Archive the second lead and ~5% of the others."""
-        rng = self.rng("leads:archive")
-        leads = list(self.data.store["leads"].values())
-        archived = [r for i, r in enumerate(leads) if i == 1 or (i > 2 and rng.random() < 0.05)]
+    def archive(self, entity: str) -> None:
+        """Archive the second record of an entity and ~5% of the others.
+
+        Leads get `is_archived: true`; projects get `archive_time` (their v2 shape has no flag,
+        an archived project is one with a non-null `archive_time`), stamped with `update_time`.
+
+        Args:
+            entity: `leads` or `projects`.
+        """
+        rng = self.rng(f"{entity}:archive")
+        records = list(self.data.store[entity].values())
+        archived = [r for i, r in enumerate(records) if i == 1 or (i > 2 and rng.random() < 0.05)]
         for rec in archived:
-            rec["is_archived"] = True
-        self.edges["leads:archived"] = [r["id"] for r in archived]
+            if entity == "projects":
+                rec["archive_time"] = rec["update_time"]
+            else:
+                rec["is_archived"] = True
+        self.edges[f"{entity}:archived"] = [r["id"] for r in archived]
 
     def field_changes(self) -> None:
         """Rename some custom fields and delete one option of each enum/set field."""
@@ -345,8 +356,8 @@ class _Generator:
             store = self.data.store[entity]
             key = "update_time"
             listed = list(store.values())
-            if entity in ("deals", "leads"):  # the default listing: no archived, no deleted records
-                listed = [r for r in listed if not r.get("is_deleted") and not r.get("is_archived")]
+            if entity in ("deals", "leads", "projects"):  # the default listing: no archived, no deleted
+                listed = [r for r in listed if not r.get("is_deleted") and not is_archived(r)]
             order = sorted(listed, key=lambda r: (r[key], str(r["id"])))
             groups = [order[i:i + 12] for i in (494, 1494) if len(order) > i + 12]
             if entity == "deals":

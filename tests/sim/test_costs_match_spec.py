@@ -128,11 +128,11 @@ def _load_generator() -> ModuleType:
 
 
 def test_costs_py_is_reproducible_from_spec() -> None:
-    """Rerunning the generator on the specs yields byte-identical ``costs.py``."""
+    """Rerunning the generator on the specs yields byte-identical ``cost_table.py``."""
     gen = _load_generator()
     expected = gen.render(gen.extract_costs(spec_dir()))
-    actual = (REPO_ROOT / "pipedrive_sim" / "costs.py").read_text()
-    assert actual == expected, "pipedrive_sim/costs.py is stale: run pipedrive_sim/tools/extract_costs.py"
+    actual = (REPO_ROOT / "pipedrive_sim" / "cost_table.py").read_text()
+    assert actual == expected, "pipedrive_sim/cost_table.py is stale: run pipedrive_sim/tools/extract_costs.py"
 
 
 def test_every_served_get_operation_has_spec_cost() -> None:

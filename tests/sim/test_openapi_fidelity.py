@@ -77,7 +77,7 @@ TOKEN = "fidelity-token"
 NEEDED_GET: dict[str, tuple[str, ...]] = {
     "v2": (
         "/deals", "/deals/archived", "/persons", "/organizations", "/activities", "/products",
-        "/pipelines", "/stages", "/projects", "/tasks", "/deals/products",
+        "/pipelines", "/stages", "/projects", "/projects/archived", "/tasks", "/deals/products",
         "/deals/{id}/followers", "/deals/{id}/products",
         "/dealFields", "/personFields", "/organizationFields", "/activityFields",
         "/productFields", "/projectFields",
@@ -746,6 +746,7 @@ def _list_cases() -> list[Case]:
     add("v2", "/stages", {}, {"limit": "2"}, {"pipeline_id": "{pipeline_id}"},
         {"sort_by": "order_nr"})
     add("v2", "/projects", {}, small_pages)
+    add("v2", "/projects/archived", {}, {"limit": "1"}, {"status": "open,completed,canceled"})
     add("v2", "/tasks", {}, small_pages)
     add("v2", "/deals/products", {"deal_ids": "{deal_ids}"}, {"deal_ids": "{deal_ids}", "limit": "2"})
     add("v2", "/deals/{id}/followers", {}, {"limit": "1"})
