@@ -100,7 +100,8 @@ ROUTES: tuple[Route, ...] = (
     Route("v2", "/stages", h.list_v2, "stages", sorts=(*TIME_SORTS, "order_nr"), filters=("not_deleted", "pipeline_id")),
     Route("v2", "/projects", h.list_v2, "projects",
           filters=("not_archived", "project_status", "phase_id", "deal_id", "person_id", "org_id")),
-    Route("v2", "/projects/archived", h.list_v2, "projects", filters=("archived_only", "project_status", "phase_id")),
+    Route("v2", "/projects/archived", h.list_v2, "projects",
+          filters=("archived_only", "project_status", "phase_id")),
     Route("v2", "/tasks", h.list_v2, "tasks",
           filters=("is_done", "is_milestone", "assignee_id", "project_id", "parent_task_id")),
     # ---- v2 fields -----------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.source.conftest import Loader, settled_log
+# the autouse `_dlt_env` applies here too: no telemetry, fast retries, cwd in tmp_path
+from tests.source.conftest import Loader, _dlt_env, settled_log  # noqa: F401
 
 DEAL_LISTINGS = ("deals", "deals_archived")
 SNAPSHOT_CHILDREN = ("deal_products", "deal_participants", "deal_followers")
@@ -30,16 +31,6 @@ def child_resources(*names: str, archived: bool = True) -> tuple[str, ...]:
         if archived:
             out.append(f"{name}_archived")
     return tuple(out)
-
-
-@pytest.fixture(autouse=True)
-def _dlt_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No telemetry, fast retries, no config leaking in from the working directory."""
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0")
-    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "1")
-    monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

@@ -114,6 +114,10 @@ def test_archive_deal_and_lead(account: Account) -> None:
     assert archived["is_archived"] and archived["archive_time"] == _now_v2(account)
     lead = next(rec for rec in account.records("leads") if not rec["is_archived"])
     assert account.archive("leads", lead["id"])["is_archived"] is True
+    project = next(p for p in account.records("projects") if p["archive_time"] is None)
+    archived_project = account.archive("projects", project["id"])
+    assert archived_project["archive_time"] == archived_project["update_time"] == _now_v2(account)
+    assert "is_archived" not in archived_project  # v2 projects carry no flag (spec)
     with pytest.raises(ValueError):
         account.archive("persons", 1)
 

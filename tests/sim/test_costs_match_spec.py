@@ -8,46 +8,20 @@ Each GET operation's cost is the ``x-token-cost`` extension of the operation in
 from __future__ import annotations
 
 import importlib.util
-import os
-from functools import lru_cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
 
 from pipedrive_sim.costs import TOKEN_COSTS, token_cost
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_FILES = {"v1": "openapi-v1.yaml", "v2": "openapi-v2.yaml"}
-
-
-def spec_dir() -> Path:
-    """Return the spec directory, failing the test with a clear message when it is missing."""
-    env = os.environ.get("PIPEDRIVE_SPEC_DIR")
-    path = Path(env) if env else REPO_ROOT.parent / "shared" / "pipedrive-api"
-    missing = [name for name in SPEC_FILES.values() if not (path / name).is_file()]
-    if missing:
-        pytest.fail(
-            f"Pipedrive OpenAPI specs not found: {missing} in {path}. Set PIPEDRIVE_SPEC_DIR to the "
-            "directory holding openapi-v1.yaml and openapi-v2.yaml.",
-            pytrace=False,
-        )
-    return path
-
-
-@lru_cache(maxsize=None)
-def _load(path: str) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+from tests.spec_files import REPO_ROOT, SPEC_FILES, load_spec, spec_dir
 
 
 def spec_get_costs() -> dict[tuple[str, str, str], Any]:
     """Return ``(api, "GET", path) -> x-token-cost`` for every GET operation of both specs."""
     out: dict[tuple[str, str, str], Any] = {}
-    for api, name in SPEC_FILES.items():
-        for path, item in _load(str(spec_dir() / name))["paths"].items():
+    for api in SPEC_FILES:
+        for path, item in load_spec(api)["paths"].items():
             if "get" in item:
                 out[(api, "GET", path)] = item["get"].get("x-token-cost")
     return out
@@ -91,6 +65,7 @@ def test_table_covers_every_spec_get_operation() -> None:
         ("v1", "/deals/{id}/participants", 10),
         ("v2", "/deals", 10),
         ("v2", "/deals/archived", 20),
+        ("v2", "/projects/archived", 10),
         ("v2", "/pipelines", 5),
         ("v2", "/stages", 5),
         ("v2", "/deals/products", 10),

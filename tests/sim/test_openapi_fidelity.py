@@ -57,13 +57,11 @@ from urllib.parse import urlencode, urlsplit
 import jsonschema
 import pytest
 import requests
-import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_FILES = {"v1": "openapi-v1.yaml", "v2": "openapi-v2.yaml"}
+from tests.spec_files import REPO_ROOT, SPEC_FILES, load_spec, spec_dir
 #: Spec `servers` URLs (FACTS §1). Requests are re-addressed to these before validation.
 SPEC_SERVER = {"v1": "https://api.pipedrive.com/v1", "v2": "https://api.pipedrive.com/api/v2"}
 #: Path prefixes the simulator serves each version under (FACTS §1: v1 both, v2 only /api/v2).
@@ -95,27 +93,6 @@ NEEDED_GET: dict[str, tuple[str, ...]] = {
 # --------------------------------------------------------------------------------------------
 # Spec loading (cached per session; C YAML loader: ~1 s for both files)
 # --------------------------------------------------------------------------------------------
-
-
-def spec_dir() -> Path:
-    """Return the directory of the official specs, failing loudly when they are missing."""
-    env = os.environ.get("PIPEDRIVE_SPEC_DIR")
-    path = Path(env) if env else REPO_ROOT.parent / "shared" / "pipedrive-api"
-    missing = [name for name in SPEC_FILES.values() if not (path / name).is_file()]
-    if missing:
-        pytest.fail(
-            f"Pipedrive OpenAPI specs not found: {missing} in {path}. Set PIPEDRIVE_SPEC_DIR to the "
-            "directory holding openapi-v1.yaml and openapi-v2.yaml.",
-            pytrace=False,
-        )
-    return path
-
-
-@lru_cache(maxsize=None)
-def load_spec(api: str) -> dict[str, Any]:
-    """Parse one spec file (cached). Never mutate the result; see `get_operations`."""
-    with (spec_dir() / SPEC_FILES[api]).open("rb") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def get_operations(api: str) -> dict[str, dict[str, Any]]:

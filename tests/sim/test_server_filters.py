@@ -59,6 +59,20 @@ def test_archived_deals_only_in_archived_endpoint(sim_server: SimServer, sim_ses
     assert all(d["is_archived"] for d in account.records("deals") if d["id"] in archived)
 
 
+def test_archived_projects_only_in_archived_endpoint(sim_server: SimServer, sim_session: requests.Session) -> None:
+    account = sim_server.account
+    url = f"{sim_server.base_url}/api/v2/projects"
+    generated = {p["id"] for p in account.records("projects") if p["archive_time"] is not None}
+    assert generated, "the account should hold archived projects"
+    target = next(p for p in account.records("projects") if p["archive_time"] is None)
+    account.archive("projects", target["id"])
+    live = ids(sim_session.get(url, params={"limit": 500}))
+    archived = ids(sim_session.get(f"{url}/archived", params={"limit": 500}))
+    assert archived == generated | {target["id"]}
+    assert not live & archived
+    assert live | archived == {p["id"] for p in account.records("projects") if p["status"] != "deleted"}
+
+
 def test_ids_and_owner_filters(sim_server: SimServer, sim_session: requests.Session) -> None:
     url = f"{sim_server.base_url}/api/v2/deals"
     deals = [d for d in sim_server.account.records("deals") if not d["is_archived"] and not d["is_deleted"]]
