@@ -10,7 +10,7 @@ https://developers.pipedrive.com/docs/api/v2 ; rate limits:
 https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
 """
 
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import dlt
 from dlt.common.typing import TAnyDateTime

@@ -51,10 +51,11 @@ _PRODUCT = (
     "add_time billing_frequency billing_frequency_cycles category code custom_fields description "
     "id is_deleted is_linkable name owner_id prices tax unit update_time visible_to"
 )
+# + `is_archived`: not in the v2 item schema, the source flags rows of `/projects/archived`
 _PROJECT = (
     "add_time archive_time board_id custom_fields deal_ids description end_date health_status id "
-    "label_ids org_ids owner_id person_ids phase_id start_date status status_change_time title "
-    "update_time"
+    "is_archived label_ids org_ids owner_id person_ids phase_id start_date status "
+    "status_change_time title update_time"
 )
 _NOTE = (
     "active_flag add_time content deal deal_id id last_update_user_id lead_id org_id organization "

@@ -353,14 +353,7 @@ def deal_child_resource(
     def read_children(page: TDataPage) -> Iterator[Any]:
         yield from reader(page)
 
-    return dlt.transformer(
-        read_children,
-        data_from=parent,
-        name=entity.name,
-        table_name=entity.table,
-        selected=entity.selected,
-        **_write_hints(entity),
-    )
+    return _child_transformer(read_children, entity, parent)
 
 
 def derived_stage_resource(
@@ -378,8 +371,15 @@ def derived_stage_resource(
         if stage_rows:
             yield dlt.mark.with_table_name(stage_rows, entity.table)  # not the parent's table
 
+    return _child_transformer(read_stage_changes, entity, parent)
+
+
+def _child_transformer(
+    read: Callable[[TDataPage], Iterator[Any]], entity: Entity, parent: DltResource
+) -> DltResource:
+    """Wraps `read` as the transformer of `entity`, fed by `parent`, with the entity's hints."""
     return dlt.transformer(
-        read_stage_changes,
+        read,
         data_from=parent,
         name=entity.name,
         table_name=entity.table,

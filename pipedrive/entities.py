@@ -212,8 +212,11 @@ ENTITIES: Tuple[Entity, ...] = (
     Entity("roles", "/roles", V1, OFFSET, 20, write_disposition="replace"),
     Entity("pipelines", "/pipelines", V2, CURSOR, 5, write_disposition="replace", soft_delete_column="is_deleted"),
     Entity("stages", "/stages", V2, CURSOR, 5, write_disposition="replace", soft_delete_column="is_deleted"),
-    # no server-side filter and no sort: a full read is the only correct option, replace keeps deletions
-    Entity("projects", "/projects", V2, CURSOR, 10, write_disposition="replace", custom_field_set="project"),
+    # no server-side filter and no sort: a full read is the only correct option, replace keeps deletions;
+    # archived projects (only in /projects/archived) share the table like goals/goals_inactive: both
+    # run in one load package, so dlt truncates `projects` once before loading the rows of both
+    Entity("projects", "/projects", V2, CURSOR, 10, write_disposition="replace", custom_field_set="project", record_defaults=_frozen({"is_archived": False})),
+    Entity("projects_archived", "/projects/archived", V2, CURSOR, 10, table_name="projects", write_disposition="replace", custom_field_set="project", record_defaults=_frozen({"is_archived": True})),
     Entity("tasks", "/tasks", V2, CURSOR, 10, write_disposition="replace"),
     Entity("call_logs", "/callLogs", V1, OFFSET, 20, page_size=50, write_disposition="replace"),
     # v2 incremental: updated_since + ascending update_time

@@ -34,7 +34,7 @@ from dlt.sources.helpers.requests import Client
 from requests import PreparedRequest, RequestException, Response
 from requests.auth import AuthBase
 
-from .client import RETRY_STATUS_CODES, PipedriveTokenAuth
+from .client import PipedriveTokenAuth
 from .config import validate_api_token
 from .errors import AuthenticationError, PipedriveConfigError, PipedriveError, error_for_response
 

@@ -108,7 +108,7 @@ def test_deal_product_rows_update_the_deal(account: Account) -> None:
     assert account.deal_products(deal["id"]) == []
 
 
-def test_archive_deal_and_lead(account: Account) -> None:
+def test_archive_deal_lead_and_project(account: Account) -> None:
     deal = next(d for d in account.records("deals") if not d["is_archived"] and not d["is_deleted"])
     archived = account.archive("deals", deal["id"])
     assert archived["is_archived"] and archived["archive_time"] == _now_v2(account)
