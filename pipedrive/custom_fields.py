@@ -12,6 +12,8 @@ option id keep resolving. Two fields whose names normalize to the same column, o
 column, get deterministic suffixes instead of overwriting each other.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -89,6 +91,20 @@ class FieldDefinition:
     is_custom: bool
     options: Mapping[str, str]
     deleted_options: Mapping[str, str]
+
+
+def readable_identifier(name: str) -> str:
+    """Field name -> words dlt's naming convention turns into a clean column name.
+
+    dlt's snake_case maps every non-ASCII character and a trailing symbol to `_`/`x`
+    (`Référence client (€)` -> `r_f_rence_client_x`), so accents are folded to ASCII first
+    (NFKD) and any other symbol becomes a word break: `Référence client (€)` ->
+    `reference_client`. A name with no ASCII letter or digit left becomes `field` (the caller
+    disambiguates collisions).
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[^0-9A-Za-z]+", " ", folded).split()
+    return "_".join(words) or "field"
 
 
 def _options(raw: Any) -> Dict[str, str]:
@@ -224,7 +240,7 @@ class CustomFieldMapper:
             )
 
     def _free_column(self, definition: FieldDefinition, claimed: Set[str]) -> str:
-        base = self.naming.normalize_identifier(definition.name) or "field"
+        base = self.naming.normalize_identifier(readable_identifier(definition.name))
         code = definition.code.lower()
         candidates = [base, f"{base}_custom", f"{base}_{code[:8]}", f"{base}_{code}"]
         for candidate in candidates:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -123,6 +125,33 @@ def test_deleted_option_unknown_to_state_is_read_from_v1_once() -> None:
     assert mapper.transform({"custom_fields": {ENUM: 3}}, ApiVersion.V2) == {"customer_type": "Legacy"}
     assert mapper.transform({"custom_fields": {ENUM: 99}}, ApiVersion.V2) == {"customer_type": "99"}
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "name, column",
+    [
+        ("Address (deal)", "address_deal"),  # dlt alone: address_dealx
+        ("Référence client ✓", "reference_client"),  # dlt alone: r_f_rence_client_x
+        ("Deal Size (€)", "deal_size"),
+        ("Zürich  office -- HQ", "zurich_office_hq"),
+    ],
+)
+def test_field_names_become_clean_columns(name: str, column: str) -> None:
+    code = "5" * 40
+    definitions = V2_DEFINITIONS + [
+        {"field_code": code, "field_name": name, "field_type": "varchar", "is_custom_field": True}
+    ]
+    assert _mapper(definitions).column_of(code) == column
+
+
+def test_names_without_latin_letters_get_a_stable_column() -> None:
+    first, second = "6" * 40, "7" * 40
+    definitions = V2_DEFINITIONS + [
+        {"field_code": first, "field_name": "顧客", "field_type": "varchar", "is_custom_field": True},
+        {"field_code": second, "field_name": "地域", "field_type": "varchar", "is_custom_field": True},
+    ]
+    columns = {_mapper(definitions).column_of(code) for code in (first, second)}
+    assert len(columns) == 2 and all(c.startswith("field") for c in columns)
 
 
 def test_colliding_names_are_disambiguated_deterministically() -> None:
