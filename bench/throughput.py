@@ -6,14 +6,15 @@ RSS and CPU are its own:
 
 - ours: the `pipedrive` source (all resources except the per-deal ones, see below), with
   `max_tokens_per_run` lifted so the deal products of every deal are loaded in the one run;
-- floor: a minimal dlt pipeline that pages exactly the endpoints ours requested (same paths,
-  same query parameters, the same paging) and yields the raw pages with no processing.
+- floor: a minimal dlt pipeline that sends exactly the requests ours sent (taken from the
+  simulator's log: same paths, same query parameters, the same cursors/offsets) through dlt's
+  `RESTClient` and yields the raw pages with no processing (nested objects stay JSON).
 
 Each load calls `extract`, `normalize` and `load` one after the other (what `pipeline.run` does)
 to record the peak RSS reached by the end of each phase. Records/s = rows our pipeline loaded /
 wall time of the three calls; both pipelines made the same
 requests, so the floor is rated on the same record count (its own row count differs slightly:
-it also stores the v1 field definitions raw). Targets: ours >= 0.9x the floor's
+ours adds `custom_fields_mapping` and tombstones, and drops nothing). Targets: ours >= 0.9x the floor's
 records/s, peak RSS <= 1 GB. The dlt trace splits our time into extract, normalize and load.
 
 Before both runs every listing is requested once (`warm_up`), so the simulator's lazily built
@@ -48,11 +49,13 @@ PAGING_PARAMS = ("cursor", "start", "limit")
 def endpoint_groups(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Endpoint -> distinct (path, non-paging params) listings from a simulator request log.
 
+    Used to warm the simulator up: one request per listing builds its sorted index.
+
     Args:
-        log: `/_sim/log` entries of our run.
+        log: `/_sim/log` entries (or `dataclasses.asdict` of `SimServer.log` entries).
 
     Returns:
-        `"<api> <template>"` -> [{"path", "params", "limit"}] in first-request order.
+        `"<api> <template>"` -> [{"path", "params"}] in first-request order.
     """
     groups: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for entry in log:
@@ -60,63 +63,48 @@ def endpoint_groups(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, A
             continue
         params = {k: v for k, v in entry["params"].items() if k not in PAGING_PARAMS}
         key = (entry["path"], json.dumps(params, sort_keys=True))
-        listing = groups.setdefault(entry["endpoint"], {}).setdefault(
-            key, {"path": entry["path"], "params": params, "limit": entry["params"].get("limit")})
-        if entry["params"].get("limit"):
-            listing["limit"] = entry["params"]["limit"]
+        groups.setdefault(entry["endpoint"], {}).setdefault(key, {"path": entry["path"], "params": params})
     return {endpoint: list(listings.values()) for endpoint, listings in groups.items()}
 
 
-def floor_source(base_url: str, groups: dict[str, list[dict[str, Any]]]) -> Any:
-    """A minimal dlt source: one resource per endpoint yielding raw pages, no processing."""
+def replay_plan(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Endpoint -> every successful request of our run (path and full query, paging included),
+    in order: the floor sends exactly the requests ours sent, so both read the same pages.
+
+    Args:
+        log: `/_sim/log` entries of our run.
+    """
+    plan: dict[str, list[dict[str, Any]]] = {}
+    for entry in log:
+        if entry["status"] == 200:
+            plan.setdefault(entry["endpoint"], []).append({"path": entry["path"], "params": entry["params"]})
+    return plan
+
+
+def floor_source(base_url: str, plan: dict[str, list[dict[str, Any]]]) -> Any:
+    """A minimal dlt source: one resource per endpoint that sends our run's requests through dlt's
+    `RESTClient` (one page each, v2 cursors and v1 offsets replayed as sent) and yields the raw
+    records, with no processing."""
     import dlt
     from dlt.sources.helpers.rest_client import RESTClient
-    from dlt.sources.helpers.rest_client.paginators import BasePaginator
-
-    class CursorOrOffset(BasePaginator):
-        """v2 `next_cursor` or v1 `more_items_in_collection` paging, whichever the body has."""
-
-        def __init__(self, limit: int | None) -> None:
-            super().__init__()
-            self.limit = limit
-            self.start = 0
-            self.cursor: str | None = None
-
-        def update_state(self, response: Any, data: Any = None) -> None:
-            additional = response.json().get("additional_data") or {}
-            pagination = additional.get("pagination", additional) if isinstance(additional, dict) else {}
-            if additional.get("next_cursor"):
-                self.cursor = additional["next_cursor"]
-            elif pagination.get("more_items_in_collection"):
-                self.start = pagination.get("next_start") or self.start + int(pagination.get("limit") or 0)
-            else:
-                self._has_next_page = False
-
-        def update_request(self, request: Any) -> None:
-            request.params = dict(request.params or {})
-            if self.cursor:
-                request.params["cursor"] = self.cursor
-            else:
-                request.params["start"] = self.start
+    from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
     client = RESTClient(base_url=base_url, headers={"x-api-token": harness.TOKEN})
 
-    def make(endpoint: str, listings: list[dict[str, Any]]) -> Any:
+    def make(endpoint: str, requests: list[dict[str, Any]]) -> Any:
+        selector = "data.goals" if endpoint.endswith("/goals/find") else "data"
+
         def pages() -> Iterator[Any]:
-            for listing in listings:
-                params = dict(listing["params"])
-                if listing["limit"]:
-                    params["limit"] = listing["limit"]
-                selector = "data.goals" if listing["path"].endswith("/goals/find") else "data"
-                yield from client.paginate(listing["path"], params=params, data_selector=selector,
-                                           paginator=CursorOrOffset(listing["limit"]))
+            for request in requests:
+                yield from client.paginate(request["path"], params=request["params"], data_selector=selector,
+                                           paginator=SinglePagePaginator())
 
         table = endpoint.replace(" ", "_").replace("/", "_").replace("{", "").replace("}", "").strip("_")
         return dlt.resource(pages, name=table, write_disposition="replace")
 
     @dlt.source(name="floor", max_table_nesting=0)
     def floor() -> Any:
-        return [make(endpoint, listings) for endpoint, listings in groups.items()]
+        return [make(endpoint, requests) for endpoint, requests in plan.items()]
 
     return floor()
 
@@ -130,7 +118,7 @@ def worker(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_
         base_url: Simulator URL.
         work: Scratch directory.
         exclude: Resources ours leaves out.
-        groups_file: JSON of `endpoint_groups` (floor only).
+        groups_file: JSON of `replay_plan` (floor only).
     """
     pipeline = harness.make_pipeline(work, kind)
     if kind == "ours":
@@ -218,9 +206,9 @@ def run(size: str = "large", exclude: Sequence[str] | None = None) -> dict[str, 
             ours = _spawn("ours", sim.base_url, work, exclude, None)
             ours.update({k: v for k, v in harness.server_counts(sim.stats()).items() if k != "by_endpoint"})
             print(f"  ours: {ours['rows']:,} rows in {ours['wall_s']:.1f} s", flush=True)
-            groups = endpoint_groups(harness._control(sim.base_url, "GET", "/_sim/log"))
-            groups_file = work / "groups.json"
-            groups_file.write_text(json.dumps(groups))
+            plan = replay_plan(harness._control(sim.base_url, "GET", "/_sim/log"))
+            groups_file = work / "replay.json"
+            groups_file.write_text(json.dumps(plan))
             sim.reset_log()
             floor = _spawn("floor", sim.base_url, work, (), groups_file)
             floor.update({k: v for k, v in harness.server_counts(sim.stats()).items() if k != "by_endpoint"})
