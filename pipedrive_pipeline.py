@@ -41,6 +41,7 @@ from dlt.sources.helpers.requests import Client
 
 from pipedrive import RequestStats, pipedrive_source
 from pipedrive.child_queue import queued_deals
+from pipedrive.selection import resources_for
 from pipedrive.chunking import chunk_selection, pending_resources
 from pipedrive.client import PipedriveClient
 from pipedrive.config import resolve_base_url, validate_api_token
@@ -139,28 +140,25 @@ def check_destination(name: str) -> None:
 
 
 def select_resources(source: Any, names: Optional[str]) -> Any:
-    """Restricts the source to the named resources.
+    """Restricts the source to the named tables (or resources).
 
     Args:
         source: The pipedrive dlt source.
-        names: Comma-separated resource names, or None for all.
+        names: Comma-separated table or resource names, or None for all.
 
     Returns:
-        The source with only those resources selected.
+        The source with every resource that writes those tables selected.
 
     Raises:
-        UsageError: A name is not a resource of the source.
+        UsageError: A name is not a table or resource of the source.
     """
     if not names:
         return source
     wanted = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = sorted(set(wanted) - set(source.resources.keys()))
-    if unknown:
-        raise UsageError(
-            f"unknown resource(s) {', '.join(unknown)}; choose from: "
-            + ", ".join(sorted(source.resources.keys()))
-        )
-    return source.with_resources(*wanted)
+    try:
+        return source.with_resources(*resources_for(source, wanted))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _configured(*keys: str) -> Optional[str]:

@@ -16,7 +16,7 @@ CASES: Dict[str, Tuple[List[str], Dict[str, str], int, Tuple[str, ...]]] = {
     "missing token": ([], {"SOURCES__PIPEDRIVE__API_TOKEN": ""}, 2, ("api_token", "SOURCES__PIPEDRIVE__API_TOKEN")),
     "malformed token": ([], {"SOURCES__PIPEDRIVE__API_TOKEN": "has spaces in it"}, 2, ("api_token is malformed",)),
     "wrong token": ([], {"SOURCES__PIPEDRIVE__API_TOKEN": "wrongtoken0123456789abcdef"}, 1, ("401", "SOURCES__PIPEDRIVE__API_TOKEN")),
-    "unknown resource": (["--resources", "deals,dealz"], {}, 2, ("unknown resource(s) dealz", "choose from")),
+    "unknown resource": (["--resources", "deals,dealz"], {}, 2, ("unknown table(s) dealz", "choose from")),
     "bad start date": (["--start-date", "2024-02-31"], {}, 2, ("--start-date '2024-02-31' is not a date", "YYYY-MM-DD")),
     "unreachable host": ([], {"SOURCES__PIPEDRIVE__BASE_URL": "http://127.0.0.1:9"}, 1, ("unreachable", "127.0.0.1:9", "connection refused", "base_url")),
     "malformed base url": ([], {"SOURCES__PIPEDRIVE__BASE_URL": "ftp://x"}, 2, ("base_url", "malformed")),
