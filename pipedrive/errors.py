@@ -255,7 +255,9 @@ def body_problem(response: Response) -> Optional[str]:
     problem: Optional[str] = None
     if response.status_code != 204:
         try:
-            body = json.loadb(response.content)
+            # reuse the body `client._decode_json_once` already parsed (one parse per response)
+            parsed = response.__dict__.get("json")
+            body = parsed() if parsed is not None else json.loadb(response.content)
         except ValueError:
             problem = f"body is not valid JSON ({len(response.content)} bytes, truncated?)"
         else:

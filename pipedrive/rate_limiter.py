@@ -20,9 +20,10 @@ from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
 DEFAULT_WINDOW_SECONDS = 2.0
-WINDOW_MARGIN = 0.1
+WINDOW_MARGIN = 0.03
 """Fraction of the window added when waiting for our oldest request to leave it (the server
-stamps a request when it arrives, a little after we send it)."""
+stamps a request when it arrives, a little after we send it). 10% measurably capped a Growth
+run at 18 of its 20 requests/s; 3% kept 429s near 1% (bench/RESULTS.md, benchmark 2)."""
 MIN_PACE = 0.25
 PACE_RECOVERY = 0.02
 """Pace regained per successful response after a 429 halved it."""
@@ -139,12 +140,15 @@ class RateLimiter:
             if remaining is not None:
                 now = self._clock()
                 wait = reset if reset is not None and reset > 0 else self.window
-                # requests still in flight were sent after this one: not counted by the server yet
-                self.remaining = int(remaining) - max(0, self._in_flight - 1)
+                # the server's count at its answer; requests sent from now on are subtracted in
+                # `acquire`. No blocking here: when the window is full because of our own
+                # requests, `_delay` waits exactly until the oldest leaves the window, whereas
+                # `x-ratelimit-reset` is rounded up to whole seconds (waiting for it idled ~40% of a
+                # rate-limited run); only a full window our own log cannot explain (another
+                # client on the same token) waits for the server's reset, in `_delay`.
+                self.remaining = int(remaining)
                 self._remaining_until = now + wait
-                if remaining <= self.reserve:
-                    self._blocked_until = max(self._blocked_until, now + wait)
-                elif self.pace < 1.0:
+                if remaining > self.reserve and self.pace < 1.0:
                     self.pace = min(1.0, self.pace + PACE_RECOVERY)
 
     def on_rate_limited(self, reset: Optional[float]) -> None:
