@@ -2,7 +2,7 @@
 
 Run from the repository root (prints one block per size, nothing is written):
 
-    RUNTIME__DLTHUB_TELEMETRY=false .venv/bin/python tests/children/measure_children.py small medium
+    RUNTIME__DLTHUB_TELEMETRY=false .venv/bin/python bench/children_batching.py small medium
 
 "With batching" is a real run of the deal listings and every child table (cap lifted), counted
 by the simulator. "One request per deal" replays what other connectors do against the same
