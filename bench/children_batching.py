@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dlt  # noqa: E402
 import requests  # noqa: E402
