@@ -208,7 +208,11 @@ def finish_comparison(c: dict[str, Any]) -> dict[str, Any]:
     speed_factor = round(tap_final["wall_s"] / ours["wall_s"], 2) if ours["wall_s"] and tap_final["wall_s"] else None
     ours_split, tap_split = token_split(ours["endpoints"]), token_split(tap["by_endpoint"])
     ours_rest = ours_split["deal_products"] + ours_split["other"]
-    tap_rest = tap_split["deal_products"] + tap_split["other"]
+    # the tap's history is one 40-token flow call per visited deal; the rest of its (possibly
+    # projected) total is deal products + listings
+    tap_history = max(tap_split["history"], 40 * c["deals_visited_by_tap"]) if tap_final["projected"] \
+        else tap_split["history"]
+    tap_rest = tap_final["tokens"] - tap_history
     c.update({
         "label": c["label"].split(" (tap")[0] + (" (tap projected)" if tap_final["projected"] else ""),
         "tap": tap_final, "token_factor": token_factor, "speed_factor": speed_factor,
