@@ -41,11 +41,11 @@ from dlt.sources.helpers.requests import Client
 
 from pipedrive import RequestStats, pipedrive_source
 from pipedrive.child_queue import queued_deals
-from pipedrive.selection import resources_for
 from pipedrive.chunking import chunk_selection, pending_resources
 from pipedrive.client import PipedriveClient
 from pipedrive.config import resolve_base_url, validate_api_token
 from pipedrive.entities import ApiVersion
+from pipedrive.selection import resources_for
 from pipedrive.errors import (
     DailyBudgetExceededError,
     PipedriveConfigError,
@@ -59,9 +59,9 @@ DEFAULT_DATASET = "pipedrive_data"
 DEMO_SIZES = ("tiny", "small", "medium")
 DEFAULT_CHUNK_PAGES = 20
 """Pages per incremental table per chunk: 10,000 rows of a 500-row listing."""
-# fastest loader format first; duckdb loads ~20x faster from jsonl than from insert_values
-# only lossless formats: dlt loads csv into Postgres with COPY ... FORCE_NULL, which turns "" into
-# NULL, so Postgres keeps its exact (slower) insert_values default
+# duckdb loads ~20x faster from jsonl than from its insert_values default; only lossless formats
+# here: dlt loads csv into Postgres with COPY ... FORCE_NULL, which turns "" into NULL, so
+# Postgres keeps its exact (slower) insert_values default
 PREFERRED_FILE_FORMATS = ("jsonl",)
 USERS_ME_COST = 2
 EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -244,10 +244,16 @@ def demo_account(size: str) -> Iterator[None]:
     account = Account.generate(size=size, seed=1)
     token = "demo-" + os.urandom(8).hex()
     with SimServer(account, token=token, plan="ultimate", seats=50) as server:
-        keys = ("SOURCES__PIPEDRIVE__API_TOKEN", "SOURCES__PIPEDRIVE__BASE_URL")
-        saved = {k: os.environ.get(k) for k in keys}
-        os.environ["SOURCES__PIPEDRIVE__API_TOKEN"] = token
-        os.environ["SOURCES__PIPEDRIVE__BASE_URL"] = server.base_url
+        demo_env = {
+            "SOURCES__PIPEDRIVE__API_TOKEN": token,
+            "SOURCES__PIPEDRIVE__BASE_URL": server.base_url,
+            # the simulated account has budget to spare: load every deal's children in one run
+            "SOURCES__PIPEDRIVE__MAX_TOKENS_PER_RUN": os.environ.get(
+                "SOURCES__PIPEDRIVE__MAX_TOKENS_PER_RUN", "10000000"
+            ),
+        }
+        saved = {k: os.environ.get(k) for k in demo_env}
+        os.environ.update(demo_env)
         print(f"demo: simulator serving at {server.base_url}", file=sys.stderr)
         try:
             yield
