@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -486,6 +487,22 @@ def describe_failure(exc: BaseException) -> Tuple[str, int]:
     return f"{type(root).__name__}: {first_line} (rerun with --verbose for details)", EXIT_FAILED
 
 
+class NullColumnNoticeFilter(logging.Filter):
+    """Drops dlt's warning about columns that were null in every row of a load.
+
+    Pipedrive sends many optional keys as null (e.g. `channel` on deals); dlt then warns, per
+    table and run, that it cannot infer their type yet. The column appears, typed, with the
+    first load that carries a value (dlt schema evolution), so the warning is noise for this
+    pipeline. `--verbose` keeps it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging's API
+        return "did not receive any data during this load" not in record.getMessage()
+
+
+NULL_COLUMN_NOTICE = NullColumnNoticeFilter()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point.
 
@@ -496,6 +513,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The process exit code.
     """
     args = parse_args(argv)
+    if not args.verbose:
+        logging.getLogger("dlt").addFilter(NULL_COLUMN_NOTICE)  # once: same object
     try:
         if args.demo:
             with demo_account(args.size):

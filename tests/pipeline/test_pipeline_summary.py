@@ -87,3 +87,24 @@ def test_token_cap_spans_all_chunks_of_a_run_and_the_summary_shows_the_queue(
     fetched = sum(1 for e in server.log if e.path.endswith("/changelog"))
     assert fetched == int(left["deal_changes"])
     assert "still queued" not in out
+
+
+def test_null_column_notices_are_dropped_unless_verbose(
+    make_sim: Callable[..., Any], script_env: Callable[[Any], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    notice = logging.LogRecord(
+        "dlt", logging.WARNING, "validate.py", 113,
+        "In schema `pipedrive`: The following columns in table 'deals' did not receive any data "
+        "during this load and therefore could not have their types inferred:", None, None,
+    )
+    other = logging.LogRecord("dlt", logging.WARNING, "x.py", 1, "Pipedrive burst rate limit hit", None, None)
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.removeFilter(pipedrive_pipeline.NULL_COLUMN_NOTICE)
+    server = make_sim(size="tiny", burst_limit=UNTHROTTLED)
+    script_env(server)
+    run_script(capsys, "--verbose", "--resources", "users")
+    assert dlt_logger.filter(notice)  # --verbose keeps dlt's notice
+    run_script(capsys, "--resources", "users")
+    assert not dlt_logger.filter(notice) and dlt_logger.filter(other)
