@@ -10,7 +10,6 @@ Target: actual / minimum <= 1.05 for requests and tokens, both syncs.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,15 +60,12 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.cli_parser(__doc__)
     parser.add_argument("--size", default="medium")
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--exclude", default="", help="comma-separated resources to leave out")
     args = parser.parse_args(argv)
-    result = run(args.size, args.fraction, exclude=[e for e in args.exclude.split(",") if e])
-    report(result)
-    harness.write_result(NAME, result)
-    return result
+    return harness.publish(NAME, run(args.size, args.fraction, exclude=harness.csv_list(args.exclude)), report)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import json
 import math
+import argparse
 import os
 import platform
 import random
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -451,6 +452,23 @@ def ratio(actual: float, bound: float) -> float | None:
 def ceil_div(a: int, b: int) -> int:
     """Integer ceiling of a / b."""
     return -(-a // b)
+
+
+def cli_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of a benchmark's command line (its module docstring as help)."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def csv_list(value: str | None) -> list[str]:
+    """`--exclude a,b` -> `["a", "b"]` (empty items dropped)."""
+    return [item for item in (value or "").split(",") if item]
+
+
+def publish(name: str, result: dict[str, Any], report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Prints a benchmark's result, writes it (`write_result`) and returns it."""
+    report(result)
+    write_result(name, result)
+    return result
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:

@@ -10,7 +10,6 @@ wall time is reported against that bound. Targets: wall <= 1.15x the bound, 429 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,17 +63,16 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.cli_parser(__doc__)
     parser.add_argument("--size", default="medium")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--fraction", type=float, action="append", help="repeatable; default 0.01")
     parser.add_argument("--exclude", default="", help="comma-separated resources to leave out")
     args = parser.parse_args(argv)
     fractions = args.fraction if args.fraction is not None else [0.01]
-    result = run(args.size, args.latency_ms, fractions, exclude=[e for e in args.exclude.split(",") if e])
-    report(result)
-    harness.write_result(NAME, result)
-    return result
+    return harness.publish(
+        NAME, run(args.size, args.latency_ms, fractions, exclude=harness.csv_list(args.exclude)), report
+    )
 
 
 if __name__ == "__main__":

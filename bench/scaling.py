@@ -12,7 +12,6 @@ same; normalize and load of a million rows would dominate the benchmark's runtim
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,17 +61,15 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.cli_parser(__doc__)
     parser.add_argument("--size", action="append", help="repeatable; default small, medium, large")
     parser.add_argument("--extract-only", action="append", help="sizes to extract only; default large")
     parser.add_argument("--exclude", default="", help="comma-separated resources to leave out")
     args = parser.parse_args(argv)
     result = run(args.size or ["small", "medium", "large"],
                  extract_only=args.extract_only if args.extract_only is not None else ["large"],
-                 exclude=[e for e in args.exclude.split(",") if e])
-    report(result)
-    harness.write_result(NAME, result)
-    return result
+                 exclude=harness.csv_list(args.exclude))
+    return harness.publish(NAME, result, report)
 
 
 if __name__ == "__main__":

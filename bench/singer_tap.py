@@ -27,7 +27,6 @@ Targets: ours uses >= 5x fewer tokens and is >= 3x faster.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -259,7 +258,7 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.cli_parser(__doc__)
     parser.add_argument("--size", action="append", help="repeatable; default: small and medium")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--tap-timeout", type=float, default=1800.0, help="seconds; 0 = no time box")
@@ -274,13 +273,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if "deals_visited_by_tap" not in c:
                 c["deals_visited_by_tap"] = tap_deal_count(harness.fresh_account(c["size"]))
         stored["comparisons"] = [finish_comparison(c) for c in stored["comparisons"]]
-        report(stored)
-        harness.write_result(NAME, stored)
-        return stored
+        return harness.publish(NAME, stored, report)
     result = run(args.size or ["small", "medium"], args.latency_ms, args.tap_timeout or None)
-    report(result)
-    harness.write_result(NAME, result)
-    return result
+    return harness.publish(NAME, result, report)
 
 
 if __name__ == "__main__":

@@ -242,7 +242,7 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Command line entry point (also the worker entry point)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.cli_parser(__doc__)
     parser.add_argument("--size", default="large")
     parser.add_argument("--exclude", default=None, help="comma-separated resources ours leaves out")
     parser.add_argument("--worker", choices=("ours", "floor"), help=argparse.SUPPRESS)
@@ -250,16 +250,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--groups", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    exclude = None if args.exclude is None else [e for e in args.exclude.split(",") if e]
+    exclude = None if args.exclude is None else harness.csv_list(args.exclude)
     if args.worker:
         out = worker(args.worker, args.base_url, Path(args.work), exclude or (),
                      Path(args.groups) if args.groups else None)
         print(json.dumps(out))
         return None
-    result = run(args.size, exclude)
-    report(result)
-    harness.write_result(NAME, result)
-    return result
+    return harness.publish(NAME, run(args.size, exclude), report)
 
 
 if __name__ == "__main__":
