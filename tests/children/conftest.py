@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,21 @@ def deal_id_of(entry: Any) -> int:
 def batch_ids(entry: Any) -> list[int]:
     """Deal ids of a batched `/deals/products?deal_ids=` request."""
     return [int(p) for p in entry.params["deal_ids"].split(",")]
+
+
+CHANGE_COLUMNS = (
+    "deal_id, field_key, old_value, new_value, actor_user_id, strftime(time, '%Y-%m-%d %H:%M:%S')"
+)
+
+
+def loaded_changes(loader: Loader) -> Counter:
+    """`deal_changes` rows as comparable tuples (time in the changelog's v1 format)."""
+    return Counter(loader.rows(f"SELECT {CHANGE_COLUMNS} FROM deal_changes"))
+
+
+def truth_changes(truth: dict[str, list[dict[str, Any]]]) -> Counter:
+    """The simulator's changelog items as the same tuples."""
+    return Counter(
+        (c["deal_id"], c["field_key"], c["old_value"], c["new_value"], c["actor_user_id"], c["time"])
+        for c in truth["deal_changelog"]
+    )

@@ -8,33 +8,16 @@ from typing import Any, Callable
 import pytest
 
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
-from tests.children.conftest import child_resources, deal_id_of, requests_to
+from tests.children.conftest import (
+    child_resources,
+    deal_id_of,
+    loaded_changes,
+    requests_to,
+    truth_changes,
+)
 from tests.source.conftest import Loader, settled_log
 
 RESOURCES = child_resources("deal_changes", "deal_stage_changes")
-CHANGE_COLUMNS = (
-    "deal_id, field_key, old_value, new_value, actor_user_id, strftime(time, '%Y-%m-%d %H:%M:%S')"
-)
-
-
-def _loaded_changes(loader: Loader) -> Counter:
-    return Counter(loader.rows(f"SELECT {CHANGE_COLUMNS} FROM deal_changes"))
-
-
-def _truth_changes(account: Any) -> Counter:
-    return Counter(
-        (
-            c["deal_id"],
-            c["field_key"],
-            c["old_value"],
-            c["new_value"],
-            c["actor_user_id"],
-            c["time"],
-        )
-        for c in account.ground_truth()["deal_changelog"]
-    )
-
-
 def _truth_stage_moves(account: Any) -> Counter:
     pipeline_of = {s["id"]: s["pipeline_id"] for s in account.ground_truth()["stages"]}
     return Counter(
@@ -75,7 +58,7 @@ def test_changes_and_stage_moves_from_one_changelog_call(
         listed
     )  # one call per deal, no flow
     assert not requests_to(server, "v1 /deals/{id}/flow")
-    assert _loaded_changes(loader) == _truth_changes(account)
+    assert loaded_changes(loader) == truth_changes(account.ground_truth())
     assert _loaded_stage_moves(loader) == _truth_stage_moves(account)
 
     # readable names: built-in from dealFields, custom fields via the custom-field mapper
@@ -109,7 +92,7 @@ def test_changes_and_stage_moves_from_one_changelog_call(
         0
     ]
     assert 4 <= written < history_before + 4
-    assert _loaded_changes(loader) == _truth_changes(account)
+    assert loaded_changes(loader) == truth_changes(account.ground_truth())
     assert _loaded_stage_moves(loader) == _truth_stage_moves(account)
     same_second = [
         m
@@ -139,7 +122,7 @@ def test_changes_and_stage_moves_from_one_changelog_call(
     server.reset_log()
     loader.run(*RESOURCES, max_tokens_per_run=None)
     assert not requests_to(server, "v1 /deals/{id}/changelog")
-    assert _loaded_changes(loader) == _truth_changes(account)
+    assert loaded_changes(loader) == truth_changes(account.ground_truth())
 
 
 @pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])

@@ -8,7 +8,14 @@ from typing import Any, Callable
 
 
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
-from tests.children.conftest import ALL_CHILDREN, batch_ids, child_resources, deal_id_of
+from tests.children.conftest import (
+    ALL_CHILDREN,
+    batch_ids,
+    child_resources,
+    deal_id_of,
+    loaded_changes,
+    truth_changes,
+)
 from tests.source.conftest import Loader, settled_log
 
 CAP = 4000
@@ -86,21 +93,7 @@ def test_backfill_under_token_cap_completes_over_runs(
         (r["deal_id"], r["id"], r["quantity"], r["deal_id"] in deleted)
         for r in truth["deal_products"]
     )
-    assert _rows(
-        loader,
-        "SELECT deal_id, field_key, old_value, new_value, actor_user_id, strftime(time, '%Y-%m-%d %H:%M:%S') "
-        "FROM deal_changes",
-    ) == Counter(
-        (
-            c["deal_id"],
-            c["field_key"],
-            c["old_value"],
-            c["new_value"],
-            c["actor_user_id"],
-            c["time"],
-        )
-        for c in truth["deal_changelog"]
-    )
+    assert loaded_changes(loader) == truth_changes(truth)
     assert _rows(loader, "SELECT deal_id, id, person_id__value FROM deal_participants") == Counter(
         (p["deal_id"], p["id"], p["person_id"]["value"]) for p in truth["deal_participants"]
     )
