@@ -51,7 +51,28 @@ def _frozen(mapping: Optional[Mapping[str, str]] = None) -> Mapping[str, str]:
 
 
 @dataclass(frozen=True)
-class Entity:
+class Endpoint:
+    """A GET list endpoint: where it is, how it pages and what one request costs.
+
+    Attributes:
+        name: Name of what the endpoint lists (a resource or field-set name).
+        path: Path relative to the version base URL.
+        api: API version of `path`.
+        paging: Pagination style of the endpoint.
+        token_cost: `x-token-cost` of one request (official OpenAPI specs).
+        page_size: Largest `limit` the endpoint accepts (500 unless the spec says less).
+    """
+
+    name: str
+    path: str
+    api: ApiVersion
+    paging: Paging
+    token_cost: int
+    page_size: int = 500
+
+
+@dataclass(frozen=True)
+class Entity(Endpoint):
     """One Pipedrive list endpoint and how it becomes a table.
 
     Attributes:
@@ -87,12 +108,6 @@ class Entity:
         selected: Whether the resource runs by default.
     """
 
-    name: str
-    path: str
-    api: ApiVersion
-    paging: Paging
-    token_cost: int
-    page_size: int = 500
     primary_key: Tuple[str, ...] = ("id",)
     write_disposition: TWriteDisposition = "merge"
     table_name: Optional[str] = None
@@ -128,7 +143,7 @@ class Entity:
 
 
 @dataclass(frozen=True)
-class FieldSet:
+class FieldSet(Endpoint):
     """A `*Fields` endpoint: field definitions of one entity kind.
 
     Attributes:
@@ -144,12 +159,6 @@ class FieldSet:
             options, v1 keeps them in `options_deleted`).
     """
 
-    name: str
-    path: str
-    api: ApiVersion
-    paging: Paging
-    token_cost: int
-    page_size: int = 500
     deleted_options_source: Optional["FieldSet"] = None
 
     @property

@@ -16,6 +16,7 @@ from pipedrive.oauth import PipedriveOAuth
 from pipedrive_sim import SimServer
 from pipedrive_sim.oauth import ENDPOINT as TOKEN_ENDPOINT
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
+from tests.source.conftest import _dlt_env  # noqa: F401 - fixture used by _oauth_env
 
 CLIENT_ID = "pd-test-client"
 CLIENT_SECRET = "pdCLIENTsecret0123456789abcdef"
@@ -26,15 +27,12 @@ ENV = "SOURCES__PIPEDRIVE__OAUTH__"
 
 
 @pytest.fixture(autouse=True)
-def _oauth_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No telemetry, fast retries, no Pipedrive config from elsewhere, no token shared across tests."""
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0")
-    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "1")
+def _oauth_env(_dlt_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """On top of `_dlt_env` (no telemetry, fast retries, cwd in tmp_path): no Pipedrive config
+    from elsewhere, no token shared across tests."""
     for key in list(os.environ):
         if key.startswith("SOURCES__PIPEDRIVE__"):
             monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
     PipedriveOAuth.clear_shared()
     yield
     PipedriveOAuth.clear_shared()
