@@ -18,6 +18,7 @@ from requests.auth import AuthBase
 
 from .entities import ApiVersion, Entity, FieldSet, Paging
 from .errors import (
+    DailyBudgetExceededError,
     TokenBudgetExceededError,
     error_for_exception,
     error_for_response,
@@ -167,7 +168,14 @@ class _MeteredRESTClient(RESTClient):
             response = super()._send_request(request, **kwargs)
         except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
             raise error_for_exception(exc, _request_path(request)) from exc
-        raise_for_pipedrive_status(response, _request_path(request))
+        try:
+            raise_for_pipedrive_status(response, _request_path(request))
+        except DailyBudgetExceededError as error:
+            # listings run in parallel threads: without this, each would send one more request
+            # into the spent budget before learning it is spent
+            status, path, message = error.status_code, error.path, error.api_message
+            self._owner.rate_limiter.halt(lambda: DailyBudgetExceededError(status, path, message))
+            raise
         return response
 
 

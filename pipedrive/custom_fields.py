@@ -13,6 +13,7 @@ column, get deterministic suffixes instead of overwriting each other.
 """
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import (
@@ -209,6 +210,7 @@ class CustomFieldMapper:
         self.naming = naming
         self._state = state
         self._deleted_options_loader = deleted_options_loader
+        self._loader_lock = threading.Lock()
         definitions = list(definitions)
         self.builtin_columns: Set[str] = {
             naming.normalize_identifier(d.code) for d in definitions if not d.is_custom
@@ -253,7 +255,9 @@ class CustomFieldMapper:
         key = str(option_id)
         label = mapped.options.get(key)
         if label is None and self._deleted_options_loader is not None:
-            self._learn_deleted_options(self._deleted_options_loader())
+            with self._loader_lock:  # listings run in parallel threads: load once
+                if self._deleted_options_loader is not None:
+                    self._learn_deleted_options(self._deleted_options_loader())
             label = mapped.options.get(key)
         return label if label is not None else key
 

@@ -22,10 +22,15 @@ Merge semantics (proved by `tests/children/`):
   newer than what earlier runs loaded are emitted (incremental on the change time).
 - deleted deals (kept by Pipedrive 30 days): `hard_delete=False` flags the deal's child rows
   `is_deleted=true`; `hard_delete=True` removes them.
+
+Stage changes only: when `deal_stage_changes` is selected without `deal_changes`, a deal's
+changelog is read only if its `stage_change_time` is set and, on incremental runs, not older than
+the previous run's floor: a deal whose other fields were edited but whose stage did not move has
+no stage change to load (`stage_changed_since`).
 """
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 import dlt
@@ -54,8 +59,30 @@ STAGES_ENTITY = "stages"
 TIMESTAMP_HINTS = ("add_time", "update_time", "time")
 
 
+STAGE_ONLY_STATE_KEY = "stage_only_skipped"
+
+
 def _is_deleted(deal: Mapping[str, Any]) -> bool:
     return deal.get("is_deleted") is True or deal.get("status") == "deleted"
+
+
+def stage_changed_since(deal: Mapping[str, Any], since: Optional[datetime]) -> bool:
+    """Whether a listed deal can have stage changes at or after `since` (None: ever).
+
+    Pipedrive stamps `stage_change_time` when a deal changes stage (some accounts also at its
+    creation). A deal without one never moved; one stamped before `since` has no stage change
+    that earlier runs did not load. Either way its changelog holds nothing for
+    `deal_stage_changes`. A stamp equal to `add_time` is not taken as "never moved": an
+    automation can move a deal within the second it was created.
+
+    Args:
+        deal: A deals-listing row.
+        since: Earliest change time still to load (None: the whole history).
+    """
+    changed = deal.get("stage_change_time")
+    if not changed:
+        return False
+    return since is None or parse_timestamp(changed) >= since
 
 
 def child_columns(entity: Entity) -> TTableSchemaColumns:
@@ -144,6 +171,8 @@ class DealChildReader:
         self.cost = entity.token_cost
         self._queue: Optional[DealQueue] = None
         self._since: Optional[str] = None
+        self._since_time: Optional[datetime] = None
+        self._stage_only = False
         self._namer: Optional[FieldNamer] = None
         self._warned = False
 
@@ -162,6 +191,9 @@ class DealChildReader:
             if previous is not None:
                 since = parse_timestamp(previous) - CHANGELOG_OVERLAP
                 self._since = format_timestamp(since, TimestampFormat.V1)
+                self._since_time = parse_timestamp(self._since)
+            if self.history:
+                self._stage_only = self._feeds_only_stage_changes()
             if self._queue.resumed:
                 logger.info(
                     f"{self.entity.name}: resuming {self._queue.resumed} deals queued by earlier runs"
@@ -169,6 +201,28 @@ class DealChildReader:
             if self.history:
                 self._namer = self._field_namer()
         return self._queue
+
+    def _feeds_only_stage_changes(self) -> bool:
+        """True when this history table runs unselected, only to feed a selected
+        `deal_stage_changes` (dlt evaluates unselected parents of selected transformers)."""
+        resources = dlt.current.source().resources
+        own = resources.get(self.entity.name)
+        children = [e.name for e in self.context.entities.values() if e.parent == self.entity.name]
+        stage_only = (
+            own is not None
+            and not own.selected
+            and any(name in resources and resources[name].selected for name in children)
+        )
+        state = dlt.current.resource_state()
+        if stage_only:
+            state[STAGE_ONLY_STATE_KEY] = True
+        elif state.pop(STAGE_ONLY_STATE_KEY, False):
+            logger.warning(
+                f"{self.entity.table}: earlier runs loaded stage changes only and read no "
+                "changelog of deals whose stage did not move; those deals' other field changes "
+                f"are missing until `--full-refresh --resources deals,{self.entity.table}`"
+            )
+        return stage_only
 
     def _field_namer(self) -> FieldNamer:
         field_set = self.entity.custom_field_set
@@ -192,6 +246,8 @@ class DealChildReader:
             if not queue.is_new(deal_id, deal.get("update_time"), deal_fingerprint(deal)):
                 continue
             deleted = _is_deleted(deal)
+            if self._stage_only and not stage_changed_since(deal, None if deleted else self._since_time):
+                continue  # no stage change to load; a deal already queued keeps its place
             no_products = self.batched and deal.get("products_count") == 0
             if not self.history and (no_products or (deleted and self.context.hard_delete)):
                 queue.discard(deal_id)

@@ -80,6 +80,7 @@ class RateLimiter:
         self.waits: int = 0
         self.waited_seconds: float = 0.0
         self.rate_limited: int = 0
+        self._halted_by: Optional[Callable[[], Exception]] = None
 
     def _allowed_in_window(self) -> Optional[int]:
         if self.limit is None:
@@ -105,9 +106,15 @@ class RateLimiter:
         return 0.0
 
     def acquire(self) -> None:
-        """Blocks until a request may be sent, then reserves one slot in the current window."""
+        """Blocks until a request may be sent, then reserves one slot in the current window.
+
+        Raises:
+            Exception: The error given to `halt`, once the limiter is halted.
+        """
         while True:
             with self._lock:
+                if self._halted_by is not None:
+                    raise self._halted_by()
                 now = self._clock()
                 delay = self._delay(now)
                 if delay <= 0:
@@ -167,6 +174,15 @@ class RateLimiter:
             f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and slowing down to "
             f"{pace:.0%} of the window"
         )
+
+    def halt(self, make_error: Callable[[], Exception]) -> None:
+        """Refuses every later request (e.g. once the daily token budget is spent).
+
+        Args:
+            make_error: Builds the exception `acquire` raises from now on, in every thread.
+        """
+        with self._lock:
+            self._halted_by = make_error
 
     def block_for(self, seconds: float) -> None:
         """Makes every caller wait `seconds` from now (after a 429 with Retry-After)."""

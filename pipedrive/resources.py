@@ -186,6 +186,9 @@ def entity_resource(
         write_disposition=entity.write_disposition,
         columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete)},
         selected=entity.selected,
+        # listings overlap in dlt's extract pool: with network latency, one listing at a time
+        # sends half the requests the burst window allows (bench/RESULTS.md, benchmark 2)
+        parallelized=True,
     )
 
 

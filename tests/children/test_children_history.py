@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any, Callable
 
@@ -123,6 +124,52 @@ def test_changes_and_stage_moves_from_one_changelog_call(
     loader.run(*RESOURCES, max_tokens_per_run=None)
     assert not requests_to(server, "v1 /deals/{id}/changelog")
     assert loaded_changes(loader) == truth_changes(account.ground_truth())
+
+
+def test_stage_changes_alone_skip_deals_whose_stage_did_not_move(
+    make_sim: Callable[..., Any], make_loader: Callable[..., Loader], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_sim(size="tiny", burst_limit=UNTHROTTLED)
+    account = server.account
+    loader = make_loader(server)
+    stage_only = child_resources("deal_stage_changes")
+    loader.run(*stage_only, max_tokens_per_run=None)
+    truth = account.ground_truth()
+    stamped = {d["id"] for d in truth["deals"] if d["stage_change_time"]}
+    assert stamped  # the full sync reads every deal that ever had a stage stamp
+    assert {deal_id_of(e) for e in requests_to(server, "v1 /deals/{id}/changelog")} == stamped
+    assert _loaded_stage_moves(loader) == _truth_stage_moves(account)
+    not_loaded = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'deal_changes'"
+    assert loader.rows(not_loaded) == [(0,)]
+
+    # an edit that leaves the stage alone costs no changelog call; a stage move does
+    open_deals = [d for d in truth["deals"] if d["status"] == "open" and not d["is_archived"]]
+    edited, moved = open_deals[0], open_deals[1]
+    there = next(
+        s["id"] for s in truth["stages"]
+        if s["pipeline_id"] == moved["pipeline_id"] and s["id"] != moved["stage_id"]
+    )
+    account.clock.advance(hours=2)  # past the changelog overlap of the previous run's floor
+    account.update("deals", edited["id"], {"title": "renamed, same stage"})
+    account.update("deals", moved["id"], {"stage_id": there})
+    server.reset_log()
+    loader.run(*stage_only, max_tokens_per_run=None)
+    assert [deal_id_of(e) for e in requests_to(server, "v1 /deals/{id}/changelog")] == [moved["id"]]
+    assert _loaded_stage_moves(loader) == _truth_stage_moves(account)
+
+    # the same edit with deal_changes selected reads the edited deal's changelog too, and the
+    # run warns that history skipped by the stage-only runs needs a full refresh
+    account.clock.advance(hours=2)
+    account.update("deals", edited["id"], {"title": "renamed again"})
+    server.reset_log()
+    dlt_logger = logging.getLogger("dlt")  # dlt's logger does not propagate to the root
+    dlt_logger.addHandler(caplog.handler)
+    try:
+        loader.run(*RESOURCES, max_tokens_per_run=None)
+    finally:
+        dlt_logger.removeHandler(caplog.handler)
+    assert [deal_id_of(e) for e in requests_to(server, "v1 /deals/{id}/changelog")] == [edited["id"]]
+    assert "--full-refresh --resources deals,deal_changes" in caplog.text
 
 
 @pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable
 
 import pytest
@@ -96,6 +97,32 @@ def test_daily_budget_is_not_retried(make_sim: Callable[..., Any]) -> None:
             _all(client, "/deals", token_cost=10, params={"status": "open"})
     statuses = [entry.status for entry in settled_log(server)]
     assert statuses.count(429) == 1
+
+
+def test_spent_daily_budget_halts_every_later_request_of_every_thread(
+    make_sim: Callable[..., Any],
+) -> None:
+    server = make_sim(burst_limit=1_000_000, daily_budget=25)
+    client = _client(server)
+    with pytest.raises(DailyBudgetExceededError):
+        _all(client, "/deals", page_size=1, token_cost=10, params={"status": "open"})
+    errors: list[BaseException] = []
+
+    def list_persons() -> None:  # another resource's thread, after the budget is known spent
+        try:
+            _all(client, "/persons", token_cost=10)
+        except BaseException as error:  # noqa: BLE001 - collected for the assert
+            errors.append(error)
+
+    threads = [threading.Thread(target=list_persons) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [type(e) for e in errors] == [DailyBudgetExceededError] * 3
+    assert "daily" in str(errors[0]) and "/deals" in str(errors[0])
+    statuses = [entry.status for entry in settled_log(server)]
+    assert statuses.count(429) == 1 and statuses[-1] == 429  # nothing sent after the 429
 
 
 def test_token_cap_stops_before_spending(sim_server: Any) -> None:

@@ -32,14 +32,20 @@ def test_token_never_lands_in_tables_packages_trace_or_logs(
     loader = make_loader(server)
     from pipedrive import pipedrive_source
 
-    with caplog.at_level(logging.DEBUG):
-        info = loader.pipeline.run(
-            pipedrive_source().with_resources("deals", "leads", "users", "deal_fields", "custom_fields_mapping"),
-            loader_file_format="jsonl",
-        )
+    dlt_logger = logging.getLogger("dlt")  # does not propagate to the root: capture it too
+    dlt_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="dlt"):
+            info = loader.pipeline.run(
+                pipedrive_source().with_resources("deals", "leads", "users", "deal_fields", "custom_fields_mapping"),
+                loader_file_format="jsonl",
+            )
+    finally:
+        dlt_logger.removeHandler(caplog.handler)
     assert not info.has_failed_jobs
     assert loader.rows("SELECT count(*) FROM deals")[0][0] > 0  # the env token was used
 
+    assert "/api/v2/deals" in caplog.text  # request URLs were logged, and without the token
     assert SECRET not in caplog.text
     assert SECRET not in str(info) and SECRET not in str(loader.pipeline.last_trace)
     for table in loader.pipeline.default_schema.data_table_names():
