@@ -5,7 +5,6 @@ naming the endpoint and what to do (no stack trace); 415 and child 404s skip and
 from __future__ import annotations
 
 import re
-
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
