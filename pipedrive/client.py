@@ -129,7 +129,9 @@ class ResponseMeter:
     def __call__(self, response: Response, *args: Any, **kwargs: Any) -> Response:
         _decode_json_once(response)
         self.client.stats.record(self.endpoint, self.token_cost, response.status_code)
-        self.client.rate_limiter.update_from_headers(response.headers)
+        self.client.rate_limiter.update_from_headers(
+            response.headers, response.elapsed.total_seconds()
+        )
         if response.status_code == 429:
             reset = response.headers.get("x-ratelimit-reset")
             if reset is not None and "retry-after" not in response.headers:

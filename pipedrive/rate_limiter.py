@@ -9,11 +9,11 @@ waits for the window to reset and the limiter lowers its pace, recovering step b
 that meets 429s slows down instead of hammering, which is what earns the Cloudflare block.
 """
 
+import bisect
 import math
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Deque, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from dlt.common import logger
 from requests import PreparedRequest, Response
@@ -24,6 +24,8 @@ WINDOW_MARGIN = 0.03
 """Fraction of the window added when waiting for our oldest request to leave it (the server
 stamps a request when it arrives, a little after we send it). 10% measurably capped a Growth
 run at 18 of its 20 requests/s; 3% kept 429s near 1% (bench/RESULTS.md, benchmark 2)."""
+ARRIVAL_SLACK = 0.05
+"""Seconds a request may take from our send to the server's count (connection, upload)."""
 MIN_PACE = 0.25
 PACE_RECOVERY = 0.02
 """Pace regained per successful response after a 429 halved it."""
@@ -51,7 +53,8 @@ class RateLimiter:
 
     Attributes:
         limit: Requests per window, learned from `x-ratelimit-limit` (None until a response).
-        remaining: Requests left in the window per the last response, minus those sent since.
+        foreign: Requests in the server's window that our own log does not explain (another
+            client on the same token), per the last response; 0 when the window is ours alone.
         pace: Fraction of `limit` in use (1.0; halves on each 429, recovers on successes).
         waits: How many times a caller had to wait.
         waited_seconds: Total time callers waited.
@@ -70,12 +73,13 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._sent: Deque[float] = deque()
+        # send times, ascending (appended under the lock from a monotonic clock); kept one
+        # window longer than the window, to compare with a server count taken a latency ago
+        self._sent: List[float] = []
         self._blocked_until: float = 0.0
-        self._remaining_until: float = 0.0
-        self._in_flight: int = 0
+        self._foreign_until: float = 0.0
         self.limit: Optional[int] = None
-        self.remaining: Optional[int] = None
+        self.foreign: int = 0
         self.pace: float = 1.0
         self.waits: int = 0
         self.waited_seconds: float = 0.0
@@ -85,24 +89,36 @@ class RateLimiter:
     def _allowed_in_window(self) -> Optional[int]:
         if self.limit is None:
             return None
-        return max(1, math.floor(self.limit * self.pace) - self.reserve)
+        return max(1, math.floor(self.limit * self.pace) - self.reserve) - self.foreign
+
+    def _sent_between(self, start: float, end: float) -> int:
+        return bisect.bisect_right(self._sent, end) - bisect.bisect_right(self._sent, start)
 
     def _delay(self, now: float) -> float:
         """Seconds the next request must wait (<= 0: send now). Call with the lock held."""
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
+        stale = bisect.bisect_right(self._sent, now - 2 * self.window)
+        if stale:
+            del self._sent[:stale]
         delay = self._blocked_until - now
         if delay > 0:
             return delay
+        if self.foreign and now >= self._foreign_until:
+            self.foreign = 0  # the server's window rolled on: the estimate is stale
         allowed = self._allowed_in_window()
-        if allowed is not None and len(self._sent) >= allowed:
-            return self._sent[0] + self.window * (1 + WINDOW_MARGIN) - now
-        if self.remaining is not None:
-            if now >= self._remaining_until:
-                self.remaining = None  # the server's window rolled on: the estimate is stale
-            elif self.remaining <= self.reserve:
-                # others (same token) use the window too: wait until the server's reset
-                return self._remaining_until - now
+        if allowed is None:
+            return 0.0
+        if allowed <= 0:  # others fill the window: wait for the server's reset
+            return self._foreign_until - now
+        # a request of ours counts until `window` (plus the margin) after we sent it: the server
+        # counts it from its arrival, a little later
+        span = self.window * (1 + WINDOW_MARGIN)
+        first = bisect.bisect_right(self._sent, now - span)
+        in_window = len(self._sent) - first
+        if in_window >= allowed:  # wait until enough of our own requests have left the window
+            delay = self._sent[first + in_window - allowed] + span - now
+            if self.foreign:  # ... or until the server's reset frees the others' share
+                delay = min(delay, self._foreign_until - now)
+            return delay
         return 0.0
 
     def acquire(self) -> None:
@@ -119,24 +135,23 @@ class RateLimiter:
                 delay = self._delay(now)
                 if delay <= 0:
                     self._sent.append(now)
-                    self._in_flight += 1
-                    if self.remaining is not None:
-                        self.remaining -= 1
                     return
                 self.waits += 1
                 self.waited_seconds += delay
             self._sleep(delay)
 
-    def release(self) -> None:
-        """Marks a request acquired with `acquire` as answered (or failed)."""
-        with self._lock:
-            self._in_flight = max(0, self._in_flight - 1)
-
-    def update_from_headers(self, headers: Mapping[str, str]) -> None:
+    def update_from_headers(self, headers: Mapping[str, str], elapsed: float = 0.0) -> None:
         """Learns the window state from a response's `x-ratelimit-*` headers.
+
+        The server counts a request when it arrives, so `x-ratelimit-remaining` is its count at
+        about `elapsed` seconds ago. Whatever our own log does not explain at that moment is
+        another client's use of the same token, and is left to it until the server's reset.
+        When the window is ours alone, the log alone paces us: waiting for
+        `x-ratelimit-reset` (whole seconds, rounded up) would idle ~40% of a rate-limited run.
 
         Args:
             headers: Response headers (case-insensitive mapping).
+            elapsed: Seconds from sending the request to its response (`Response.elapsed`).
         """
         limit = _header_number(headers, "x-ratelimit-limit")
         remaining = _header_number(headers, "x-ratelimit-remaining")
@@ -144,17 +159,12 @@ class RateLimiter:
         with self._lock:
             if limit is not None:
                 self.limit = int(limit)
-            if remaining is not None:
+            if remaining is not None and self.limit is not None:
                 now = self._clock()
-                wait = reset if reset is not None and reset > 0 else self.window
-                # the server's count at its answer; requests sent from now on are subtracted in
-                # `acquire`. No blocking here: when the window is full because of our own
-                # requests, `_delay` waits exactly until the oldest leaves the window, whereas
-                # `x-ratelimit-reset` is rounded up to whole seconds (waiting for it idled ~40% of a
-                # rate-limited run); only a full window our own log cannot explain (another
-                # client on the same token) waits for the server's reset, in `_delay`.
-                self.remaining = int(remaining)
-                self._remaining_until = now + wait
+                counted_at = now - max(0.0, elapsed)
+                ours = self._sent_between(counted_at - self.window, counted_at + ARRIVAL_SLACK)
+                self.foreign = max(0, self.limit - int(remaining) - ours)
+                self._foreign_until = now + (reset if reset is not None and reset > 0 else self.window)
                 if remaining > self.reserve and self.pace < 1.0:
                     self.pace = min(1.0, self.pace + PACE_RECOVERY)
 
@@ -209,7 +219,4 @@ class RateLimitedAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         """Waits for a slot in the window, then sends."""
         self.limiter.acquire()
-        try:
-            return super().send(request, *args, **kwargs)
-        finally:
-            self.limiter.release()
+        return super().send(request, *args, **kwargs)

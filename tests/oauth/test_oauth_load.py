@@ -69,7 +69,7 @@ def test_bearer_token_gets_the_oauth_burst_limit(oauth_sim: Callable[..., SimSer
 def test_access_token_is_refreshed_before_it_expires(
     oauth_sim: Callable[..., SimServer], make_pipeline: Callable[[str], dlt.Pipeline]
 ) -> None:
-    server = oauth_sim(oauth_expires_in=1.0, latency_ms=40)  # refreshed 0.75 s after each exchange
+    server = oauth_sim(oauth_expires_in=1.0, latency_ms=100)  # refreshed 0.75 s after each exchange
     started = time.monotonic()
     info = make_pipeline("pd_oauth").run(
         pipedrive_source(page_size=5).with_resources(*SOME), loader_file_format="jsonl"

@@ -1,0 +1,74 @@
+"""`RateLimiter` pacing on a fake clock: our own window log paces us, other clients' use of the
+token (what the server counts beyond our log) is left to them until the server's reset."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipedrive.rate_limiter import WINDOW_MARGIN, RateLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _limiter(clock: FakeClock, limit: int = 40) -> RateLimiter:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter.update_from_headers(
+        {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(limit), "x-ratelimit-reset": "2"}
+    )
+    return limiter
+
+
+def test_a_full_window_of_our_own_waits_only_until_our_oldest_request_leaves_it() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    for i in range(40):
+        limiter.acquire()
+        clock.now += 0.01
+        # the server reports our own requests: remaining falls to 0 without anyone else
+        limiter.update_from_headers(
+            {"x-ratelimit-limit": "40", "x-ratelimit-remaining": str(39 - i), "x-ratelimit-reset": "2"},
+            elapsed=0.005,
+        )
+    assert clock.slept == []
+    limiter.acquire()  # the 41st
+    waited = sum(clock.slept)
+    # until the first request (sent at 1000.0) is a window (plus margin) old, not a whole reset
+    assert waited == pytest.approx(1000.0 + 2.0 * (1 + WINDOW_MARGIN) - 1000.4, abs=1e-6)
+    assert limiter.foreign == 0
+
+
+def test_requests_of_another_client_on_the_token_shrink_our_share_until_the_reset() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=20)
+    limiter.acquire()
+    clock.now += 0.1
+    # the server counts 13 in its window, we sent 1: another client used 12
+    limiter.update_from_headers(
+        {"x-ratelimit-limit": "20", "x-ratelimit-remaining": "7", "x-ratelimit-reset": "1"}, elapsed=0.1
+    )
+    assert limiter.foreign == 12
+    for _ in range(7):  # 20 - 12 - 1 already sent
+        limiter.acquire()
+    assert clock.slept == []
+    limiter.acquire()  # our share is used up: wait for the server's reset of the other's use
+    assert sum(clock.slept) == pytest.approx(1.0, abs=1e-6)
+    assert limiter.foreign == 0  # the estimate expired with the reset
+
+
+def test_a_halted_limiter_refuses_every_caller() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    limiter.halt(lambda: RuntimeError("daily budget spent"))
+    with pytest.raises(RuntimeError, match="daily budget spent"):
+        limiter.acquire()
