@@ -24,6 +24,10 @@ WINDOW_MARGIN = 0.03
 """Fraction of the window added when waiting for our oldest request to leave it (the server
 stamps a request when it arrives, a little after we send it). 10% measurably capped a Growth
 run at 18 of its 20 requests/s; 3% kept 429s near 1% (bench/RESULTS.md, benchmark 2)."""
+WINDOW_MARGIN_STEP = 0.02
+MAX_WINDOW_MARGIN = 0.15
+"""A 429 that our own requests caused (they reached the server later than the margin allowed:
+network jitter, a busy machine) widens the margin by a step, up to this."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
 MIN_PACE = 0.25
@@ -55,7 +59,9 @@ class RateLimiter:
         limit: Requests per window, learned from `x-ratelimit-limit` (None until a response).
         foreign: Requests in the server's window that our own log does not explain (another
             client on the same token), per the last response; 0 when the window is ours alone.
-        pace: Fraction of `limit` in use (1.0; halves on each 429, recovers on successes).
+        pace: Fraction of `limit` in use (1.0; halves on each 429 another client caused,
+            recovers on successes).
+        margin: Fraction of the window our requests count beyond it (see `WINDOW_MARGIN`).
         waits: How many times a caller had to wait.
         waited_seconds: Total time callers waited.
         rate_limited: 429 responses reported through `on_rate_limited`.
@@ -81,6 +87,7 @@ class RateLimiter:
         self.limit: Optional[int] = None
         self.foreign: int = 0
         self.pace: float = 1.0
+        self.margin: float = WINDOW_MARGIN
         self.waits: int = 0
         self.waited_seconds: float = 0.0
         self.rate_limited: int = 0
@@ -111,7 +118,7 @@ class RateLimiter:
             return self._foreign_until - now
         # a request of ours counts until `window` (plus the margin) after we sent it: the server
         # counts it from its arrival, a little later
-        span = self.window * (1 + WINDOW_MARGIN)
+        span = self.window * (1 + self.margin)
         first = bisect.bisect_right(self._sent, now - span)
         in_window = len(self._sent) - first
         if in_window >= allowed:  # wait until enough of our own requests have left the window
@@ -162,14 +169,21 @@ class RateLimiter:
             if remaining is not None and self.limit is not None:
                 now = self._clock()
                 counted_at = now - max(0.0, elapsed)
-                ours = self._sent_between(counted_at - self.window, counted_at + ARRIVAL_SLACK)
+                # generous to our own log: a request of ours that arrived late is not another client
+                span = self.window * (1 + self.margin) + ARRIVAL_SLACK
+                ours = self._sent_between(counted_at - span, counted_at + ARRIVAL_SLACK)
                 self.foreign = max(0, self.limit - int(remaining) - ours)
                 self._foreign_until = now + (reset if reset is not None and reset > 0 else self.window)
                 if remaining > self.reserve and self.pace < 1.0:
                     self.pace = min(1.0, self.pace + PACE_RECOVERY)
 
     def on_rate_limited(self, reset: Optional[float]) -> None:
-        """Reacts to a 429: everybody waits for the window reset and the pace halves.
+        """Reacts to a 429: everybody waits for the window reset, then, by its cause:
+
+        - our own log explains the full window (no foreign share): some of our requests reached
+          the server later than the margin allows, so the margin widens (up to
+          `MAX_WINDOW_MARGIN`) and the pace stays;
+        - another client shares the token: the pace halves and recovers step by step.
 
         Args:
             reset: Seconds until the window resets (`x-ratelimit-reset`), if known.
@@ -178,12 +192,13 @@ class RateLimiter:
         with self._lock:
             self.rate_limited += 1
             self._blocked_until = max(self._blocked_until, self._clock() + wait)
-            self.pace = max(MIN_PACE, self.pace / 2)
-            pace = self.pace
-        logger.warning(
-            f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and slowing down to "
-            f"{pace:.0%} of the window"
-        )
+            if self.foreign:
+                self.pace = max(MIN_PACE, self.pace / 2)
+                reaction = f"slowing down to {self.pace:.0%} of the window"
+            else:
+                self.margin = min(MAX_WINDOW_MARGIN, self.margin + WINDOW_MARGIN_STEP)
+                reaction = f"widening the window margin to {self.margin:.0%}"
+        logger.warning(f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and {reaction}")
 
     def halt(self, make_error: Callable[[], Exception]) -> None:
         """Refuses every later request (e.g. once the daily token budget is spent).

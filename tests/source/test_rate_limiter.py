@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipedrive.rate_limiter import WINDOW_MARGIN, RateLimiter
+from pipedrive.rate_limiter import WINDOW_MARGIN, WINDOW_MARGIN_STEP, RateLimiter
 
 
 class FakeClock:
@@ -72,3 +72,35 @@ def test_a_halted_limiter_refuses_every_caller() -> None:
     limiter.halt(lambda: RuntimeError("daily budget spent"))
     with pytest.raises(RuntimeError, match="daily budget spent"):
         limiter.acquire()
+
+
+def _answer(limiter: RateLimiter, remaining: int, limit: int = 40) -> None:
+    limiter.update_from_headers(
+        {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": "1"},
+        elapsed=0.1,
+    )
+
+
+def test_a_429_our_own_late_requests_caused_widens_the_margin_and_keeps_the_pace() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    for _ in range(40):
+        limiter.acquire()
+    clock.now += 0.1
+    _answer(limiter, remaining=0)  # the 429's headers: a full window, all of it ours
+    limiter.on_rate_limited(1.0)
+    assert limiter.foreign == 0 and limiter.pace == 1.0
+    assert limiter.margin == pytest.approx(WINDOW_MARGIN + WINDOW_MARGIN_STEP)
+    limiter.acquire()
+    assert sum(clock.slept) == pytest.approx(1.0 + 2.0 * (1 + limiter.margin) - 1.1, abs=1e-6)
+
+
+def test_a_429_another_client_caused_halves_the_pace() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    for _ in range(10):
+        limiter.acquire()
+    clock.now += 0.1
+    _answer(limiter, remaining=0)  # 40 counted, 10 ours: 30 belong to someone else
+    limiter.on_rate_limited(1.0)
+    assert limiter.foreign == 30 and limiter.pace == 0.5 and limiter.margin == WINDOW_MARGIN
