@@ -21,11 +21,17 @@ class FakeClock:
         self.now += seconds
 
 
+def _answer(limiter: RateLimiter, remaining: int, limit: int = 40, reset: int = 1, elapsed: float = 0.1) -> None:
+    """Feeds the limiter the `x-ratelimit-*` headers of one response."""
+    limiter.update_from_headers(
+        {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(reset)},
+        elapsed=elapsed,
+    )
+
+
 def _limiter(clock: FakeClock, limit: int = 40) -> RateLimiter:
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    limiter.update_from_headers(
-        {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(limit), "x-ratelimit-reset": "2"}
-    )
+    _answer(limiter, remaining=limit, limit=limit, reset=2, elapsed=0.0)
     return limiter
 
 
@@ -36,10 +42,7 @@ def test_a_full_window_of_our_own_waits_only_until_our_oldest_request_leaves_it(
         limiter.acquire()
         clock.now += 0.01
         # the server reports our own requests: remaining falls to 0 without anyone else
-        limiter.update_from_headers(
-            {"x-ratelimit-limit": "40", "x-ratelimit-remaining": str(39 - i), "x-ratelimit-reset": "2"},
-            elapsed=0.005,
-        )
+        _answer(limiter, remaining=39 - i, reset=2, elapsed=0.005)
     assert clock.slept == []
     limiter.acquire()  # the 41st
     waited = sum(clock.slept)
@@ -54,9 +57,7 @@ def test_requests_of_another_client_on_the_token_shrink_our_share_until_the_rese
     limiter.acquire()
     clock.now += 0.1
     # the server counts 13 in its window, we sent 1: another client used 12
-    limiter.update_from_headers(
-        {"x-ratelimit-limit": "20", "x-ratelimit-remaining": "7", "x-ratelimit-reset": "1"}, elapsed=0.1
-    )
+    _answer(limiter, remaining=7, limit=20)
     assert limiter.foreign == 12
     for _ in range(7):  # 20 - 12 - 1 already sent
         limiter.acquire()
@@ -72,13 +73,6 @@ def test_a_halted_limiter_refuses_every_caller() -> None:
     limiter.halt(lambda: RuntimeError("daily budget spent"))
     with pytest.raises(RuntimeError, match="daily budget spent"):
         limiter.acquire()
-
-
-def _answer(limiter: RateLimiter, remaining: int, limit: int = 40) -> None:
-    limiter.update_from_headers(
-        {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": "1"},
-        elapsed=0.1,
-    )
 
 
 def test_a_429_our_own_late_requests_caused_widens_the_margin_and_keeps_the_pace() -> None:
