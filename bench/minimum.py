@@ -19,7 +19,10 @@ that delivers the table's rows and counts the pages that endpoint needs:
   `deal_followers`): one call per deal of the run per endpoint, paged by 500 (incremental runs:
   only deals new or changed since the previous run, so children follow the deal changes); stage changes come
   from the same `/deals/{id}/changelog` response as the other field changes (the flow, at 40
-  tokens, is a superset that costs twice as much).
+  tokens, is a superset that costs twice as much); when `deal_stage_changes` is loaded without
+  `deal_changes`, only deals that can hold a stage change not loaded yet need that call: a
+  `stage_change_time` set (full load) and not older than the previous run's `deals` cursor
+  (incremental runs), so a deal edited without moving stage costs nothing.
 
 Costs are each operation's `x-token-cost` (`pipedrive_sim.costs.token_cost`).
 """
@@ -290,12 +293,23 @@ def minimum(account: Any, tables: Iterable[str], since: Cursors | None = None) -
                 account, name, loaded_by_set.get(name, []), None if since is None else since.get(f"options:{name}", {})
             ):
                 result.add("v1", V1_DEFINITIONS[name], 1)
-    _deal_children(account, wanted, deals_of_run, result)
+    _deal_children(account, wanted, deals_of_run, result, None if since is None else since.get("deals"))
     return result
 
 
-def _deal_children(account: Any, wanted: set[str], deals: list[dict[str, Any]], result: Minimum) -> None:
+def stage_moved_since(deal: dict[str, Any], cursor: str | None) -> bool:
+    """Whether a deal can hold a stage change at or after `cursor` (None: ever): its
+    `stage_change_time` (the last move) is set and not older than the cursor."""
+    moved = deal.get("stage_change_time")
+    return bool(moved) and (cursor is None or moved >= cursor)
+
+
+def _deal_children(account: Any, wanted: set[str], deals: list[dict[str, Any]], result: Minimum,
+                   stage_cursor: str | None = None) -> None:
+    """Adds the per-deal requests of the run's `deals` (`stage_cursor`: the previous run's
+    `deals` cursor, None on a full load)."""
     deal_ids = sorted({d["id"] for d in deals})
+    stage_only = "deal_stage_changes" in wanted and "deal_changes" not in wanted
     if "deal_products" in wanted:
         with_products = [i for i in deal_ids if account.deal_products(i)]
         for start in range(0, len(with_products), DEAL_IDS_PER_BATCH):
@@ -311,7 +325,10 @@ def _deal_children(account: Any, wanted: set[str], deals: list[dict[str, Any]], 
     }
     for api, path in endpoints:
         reader = readers[path]
-        result.add(api, path, sum(max(1, ceil_div(len(reader(i)), PAGE)) for i in deal_ids))
+        ids = deal_ids
+        if stage_only and (api, path) == PER_DEAL["deal_stage_changes"]:
+            ids = sorted({d["id"] for d in deals if stage_moved_since(d, stage_cursor)})
+        result.add(api, path, sum(max(1, ceil_div(len(reader(i)), PAGE)) for i in ids))
 
 
 def compare(actual_by_endpoint: dict[str, dict[str, int]], minimum_: Minimum) -> list[dict[str, Any]]:

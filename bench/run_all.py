@@ -2,7 +2,7 @@
 
 Accounts are generated once per size in this process and handed to the benchmarks that run
 the simulator in-process (the throughput benchmark runs it in a child process and the
-Singer-tap comparison does not mutate its accounts, so they reuse fresh copies).
+Singer-tap comparison generates its own accounts, whose incremental part mutates them).
 
     .venv/bin/python -m bench.run_all [--only efficiency,rate_limit,...]
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import efficiency, minimum, rate_limit, scaling, singer_tap, throughput
+from bench import efficiency, harness, minimum, rate_limit, scaling, singer_tap, throughput
 from pipedrive_sim import Account
 
 
@@ -26,6 +26,19 @@ def test_minimum_counts_every_listing_once(tiny: Any) -> None:
     assert full.by_endpoint["v1 /goals/find"]["requests"] == 2  # active + inactive
     assert full.by_endpoint["v1 /callLogs"]["tokens"] == 20
     assert full.tokens == sum(e["tokens"] for e in full.by_endpoint.values())
+
+
+def test_minimum_stage_changes_alone_skip_deals_that_did_not_move(tiny: Any) -> None:
+    changelog = "v1 /deals/{id}/changelog"
+    stage_only = minimum.minimum(tiny, ["deals", "deal_stage_changes"])
+    moved = sum(1 for d in tiny.records("deals") if d.get("stage_change_time"))
+    assert stage_only.by_endpoint[changelog]["requests"] == moved
+    cursors = minimum.cursors_after_sync(tiny)
+    harness.mutate_fraction(tiny, 0.1)  # title edits: deals change, no stage moves
+    after_edit = minimum.minimum(tiny, ["deals", "deal_stage_changes"], cursors)
+    assert changelog not in after_edit.by_endpoint
+    with_changes = minimum.minimum(tiny, ["deals", "deal_changes", "deal_stage_changes"], cursors)
+    assert with_changes.by_endpoint[changelog]["requests"] >= 1
 
 
 def test_efficiency_core(tiny: Any) -> None:
@@ -64,7 +77,18 @@ def test_singer_tap_core(tiny: Any) -> None:
         singer_tap.ensure_tap_venv()
     except Exception as exc:  # noqa: BLE001 - no package index: nothing to compare against
         pytest.skip(f"cannot install {singer_tap.TAP_PACKAGE}: {exc}")
-    result = singer_tap.run(sizes=["tiny"], latency_ms=0, tap_timeout_s=300, accounts={"tiny": tiny})
+    result = singer_tap.run(sizes=["tiny"], latency_ms=0, tap_timeout_s=300, accounts={"tiny": tiny},
+                            incremental_sizes=["tiny"], fraction=0.01)
     (comparison,) = result["comparisons"]
     assert comparison["tap"]["requests"] > 0 and comparison["tap_measured"]["records"] > 0
     assert comparison["ours"]["tokens"] > 0 and comparison["token_factor"] > 0
+    best = comparison["best_possible"]
+    assert 0 < best["min_tokens"] and best["token_factor"] > 0 and best["upper_bound_factor"] >= best["token_factor"]
+    # incremental: the tap resumed from the state its full run emitted, ours from its dlt state
+    incremental = comparison["incremental"]
+    assert "skipped" not in incremental, incremental
+    assert 0 < incremental["tap"]["requests"] < comparison["tap"]["requests"]
+    assert 0 < incremental["ours"]["requests"] < comparison["ours"]["requests"]
+    assert incremental["token_factor"] > 0 and incremental["best_possible"]["min_tokens"] > 0
+    short = [r for r in incremental["rows_check"] if r["missing"]]
+    assert not short, short  # both emitted at least the records the mutation changed
