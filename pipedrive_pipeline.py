@@ -65,6 +65,13 @@ DEFAULT_CHUNK_PAGES = 20
 # Postgres keeps its exact (slower) insert_values default
 PREFERRED_FILE_FORMATS = ("jsonl",)
 USERS_ME_COST = 2
+DUCKDB_GLOBAL_CONFIG = {"threads": 1}
+"""DuckDB settings of every load connection. One thread: a merge deduplicates all staging rows
+of a table in one window, which takes ~1.3 GB with 2 threads and ~0.75 GB with one for 500k
+wide rows (`large` account; DuckDB's `memory_limit` is no bound: at 640 MB the merge fails).
+With `[load] workers = 1` (.dlt/config.toml) it keeps a `large` load under 1 GB of RSS
+(bench/RESULTS.md, benchmark 3). Not in config.toml: dlt reads duckdb credentials (where this
+lives) only from secret providers."""
 EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED_EARLY, EXIT_INTERRUPTED = 1, 2, 3, 130
 _UNWRITABLE_FILE = re.compile(r'Cannot open file "([^"]+)": ([^\n]+)')
 
@@ -138,6 +145,34 @@ def check_destination(name: str) -> None:
     except UnknownDestinationModule:
         known = ", ".join(sorted(n for n in dlt.destinations.__all__ if n.islower()))
         raise UsageError(f"unknown destination {name!r}; choose one of: {known}") from None
+
+
+def duckdb_destination(database: Optional[str] = None) -> Any:
+    """The DuckDB destination with `DUCKDB_GLOBAL_CONFIG` applied to its connections.
+
+    Args:
+        database: Database file; None keeps dlt's resolution (`DESTINATION__DUCKDB__CREDENTIALS`
+            or `[destination.duckdb] credentials` if set, else `pipedrive.duckdb` here).
+
+    Returns:
+        A dlt destination.
+    """
+    credentials: dict = {"global_config": dict(DUCKDB_GLOBAL_CONFIG)}
+    if database is not None:
+        credentials["database"] = database
+    return dlt.destinations.duckdb(credentials=credentials)
+
+
+def destination_for(name: str) -> Any:
+    """The destination `--destination` names, DuckDB with this pipeline's settings.
+
+    Args:
+        name: A dlt destination name.
+
+    Returns:
+        A destination (or its name) for `dlt.pipeline`.
+    """
+    return duckdb_destination() if name == "duckdb" else name
 
 
 def select_resources(source: Any, names: Optional[str]) -> Any:
@@ -429,7 +464,7 @@ def run(args: argparse.Namespace) -> int:
     preflight(run_stats)
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=args.destination,
+        destination=destination_for(args.destination),
         dataset_name=args.dataset,
         progress="log",
     )

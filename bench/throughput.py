@@ -17,9 +17,14 @@ requests, so the floor is rated on the same record count (its own row count diff
 ours adds `custom_fields_mapping` and tombstones, and drops nothing). Targets: ours >= 0.9x the floor's
 records/s, peak RSS <= 1 GB. The dlt trace splits our time into extract, normalize and load.
 
-Before both runs every listing is requested once (`warm_up`), so the simulator's lazily built
-indexes do not slow down only the first run. The workers also report their CPU seconds: on a
-loaded machine CPU time is the steadier measure.
+Before both runs one unmeasured extract of ours reads every page once (`warm_up`), so the
+simulator's lazily built indexes and serialized records do not slow down only the first run.
+
+Both pipelines run with the product's settings, identical for both (`dlt_settings`, printed and
+stored with each result): the DuckDB destination of `pipedrive_pipeline.duckdb_destination` and
+the project's `.dlt/config.toml` (one load job at a time, 1,000-row write buffers), which the
+workers read because they run in the repository root. The workers also report their CPU
+seconds: on a loaded machine CPU time is the steadier measure.
 
 Per-deal endpoints (`/deals/{id}/...`, one request per deal) are request-bound, not
 record-bound: they are left out here by default and measured by benchmarks 1, 2 and 5.
@@ -42,31 +47,9 @@ from . import harness
 NAME = "throughput"
 TARGET_FLOOR_RATIO = 0.9
 TARGET_RSS_BYTES = 2**30
-PAGING_PARAMS = ("cursor", "start", "limit")
 
 
 # ----------------------------------------------------------------------------------- floor
-def endpoint_groups(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Endpoint -> distinct (path, non-paging params) listings from a simulator request log.
-
-    Used to warm the simulator up: one request per listing builds its sorted index.
-
-    Args:
-        log: `/_sim/log` entries (or `dataclasses.asdict` of `SimServer.log` entries).
-
-    Returns:
-        `"<api> <template>"` -> [{"path", "params"}] in first-request order.
-    """
-    groups: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    for entry in log:
-        if entry["status"] != 200:
-            continue
-        params = {k: v for k, v in entry["params"].items() if k not in PAGING_PARAMS}
-        key = (entry["path"], json.dumps(params, sort_keys=True))
-        groups.setdefault(entry["endpoint"], {}).setdefault(key, {"path": entry["path"], "params": params})
-    return {endpoint: list(listings.values()) for endpoint, listings in groups.items()}
-
-
 def replay_plan(log: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Endpoint -> every successful request of our run (path and full query, paging included),
     in order: the floor sends exactly the requests ours sent, so both read the same pages.
@@ -110,6 +93,44 @@ def floor_source(base_url: str, plan: dict[str, list[dict[str, Any]]]) -> Any:
 
 
 # ----------------------------------------------------------------------------------- workers
+DLT_SETTINGS = (
+    "extract.workers",
+    "normalize.workers",
+    "load.workers",
+    "data_writer.buffer_max_items",
+    "data_writer.file_max_items",
+    "data_writer.disable_compression",
+)
+"""The dlt settings that move this benchmark's numbers, recorded with each pipeline's result."""
+
+
+def dlt_settings() -> dict[str, Any]:
+    """`DLT_SETTINGS` as this process resolves them (None: dlt's default), and the DuckDB
+    settings of `product_pipeline`.
+
+    Both workers run in the repository root, so both read the project's `.dlt/config.toml`:
+    the settings the product pipeline (`pipedrive_pipeline.py`) runs with, identical for ours
+    and the floor.
+    """
+    import dlt
+
+    from pipedrive_pipeline import DUCKDB_GLOBAL_CONFIG
+
+    return {**{key: dlt.config.get(key) for key in DLT_SETTINGS}, "duckdb_global_config": DUCKDB_GLOBAL_CONFIG}
+
+
+def product_pipeline(work: Path, name: str) -> Any:
+    """`harness.make_pipeline` with the product's DuckDB destination
+    (`pipedrive_pipeline.duckdb_destination`), for ours and the floor alike."""
+    import dlt
+
+    from pipedrive_pipeline import duckdb_destination
+
+    return dlt.pipeline(pipeline_name=name, pipelines_dir=str(work / "pipelines"),
+                        destination=duckdb_destination(str(work / f"{name}.duckdb")),
+                        dataset_name="pipedrive", progress=None)
+
+
 def worker(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_file: Path | None) -> dict[str, Any]:
     """One measured load in this (child) process; returns its numbers.
 
@@ -120,13 +141,14 @@ def worker(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_
         exclude: Resources ours leaves out.
         groups_file: JSON of `replay_plan` (floor only).
     """
-    pipeline = harness.make_pipeline(work, kind)
+    pipeline = product_pipeline(work, kind)
     if kind == "ours":
         data = harness.pipedrive_source_for(base_url, exclude=exclude, max_tokens_per_run=harness.UNLIMITED)
     else:
         data = floor_source(base_url, json.loads(Path(groups_file).read_text()))  # type: ignore[arg-type]
     run, rss_by_phase = harness.run_phased(pipeline, data)
     out = run.as_dict()
+    out["dlt_settings"] = dlt_settings()
     out["peak_rss_mb"] = round(harness.max_rss_bytes() / 2**20, 1)
     out["peak_rss_mb_after"] = rss_by_phase
     out["cpu_s"] = round(harness.cpu_seconds(), 1)
@@ -153,40 +175,29 @@ def per_deal_resources() -> list[str]:
     return [e.name for e in ENTITIES if "{id}" in e.path and e.name in selected]
 
 
-def warm_up(base_url: str) -> int:
-    """Sends the first request of every listing our source makes, so the simulator builds its
-    sorted indexes before the measured runs (otherwise only the first run pays for them).
+def warm_up(base_url: str, exclude: Sequence[str]) -> int:
+    """One unmeasured extract of our source (the measured runs' requests), so the simulator has
+    built its sorted indexes and serialized every record before the measured runs.
 
-    The listings are learned from a run of the source against an in-process `tiny` account
-    (same endpoints and query parameters); per-deal endpoints are skipped.
+    The simulator serializes a record on its first read and reuses the bytes afterwards
+    (`pipedrive_sim/index.py`): without a full pass, the first measured run (ours) waits for
+    all of that and the floor, replaying the same requests, gets cached pages.
+
+    Args:
+        base_url: Simulator URL.
+        exclude: Resources ours leaves out.
 
     Returns:
         Requests sent.
     """
-    import dataclasses
-
-    import requests
-
-    from pipedrive_sim import Account
-
     work = harness.workdir("warmup")
     try:
-        with harness.sim_server(Account.generate(size="tiny", seed=1)) as server:
-            harness.pipedrive_run(harness.make_pipeline(work, "warmup"), server.base_url, extract_only=True,
-                                  max_tokens_per_run=harness.UNLIMITED)
-            log = [dataclasses.asdict(entry) for entry in server.log]
+        before = harness._control(base_url, "GET", "/_sim/stats")["requests"]
+        harness.pipedrive_run(harness.make_pipeline(work, "warmup"), base_url, exclude=exclude, extract_only=True,
+                              max_tokens_per_run=harness.UNLIMITED)
+        return harness._control(base_url, "GET", "/_sim/stats")["requests"] - before
     finally:
         harness.cleanup(work)
-    sent = 0
-    with requests.Session() as session:
-        session.headers["x-api-token"] = harness.TOKEN
-        for endpoint, listings in endpoint_groups(log).items():
-            if "{id}" in endpoint or endpoint.endswith("/deals/products"):
-                continue
-            for listing in listings:
-                session.get(base_url + listing["path"], params=listing["params"], timeout=600)
-                sent += 1
-    return sent
 
 
 def run(size: str = "large", exclude: Sequence[str] | None = None) -> dict[str, Any]:
@@ -201,7 +212,7 @@ def run(size: str = "large", exclude: Sequence[str] | None = None) -> dict[str, 
     work = harness.workdir(NAME)
     try:
         with harness.subprocess_sim(size) as sim:
-            print(f"  warm-up: {warm_up(sim.base_url)} requests", flush=True)
+            print(f"  warm-up: {warm_up(sim.base_url, exclude)} requests", flush=True)
             sim.reset_log()
             ours = _spawn("ours", sim.base_url, work, exclude, None)
             ours.update({k: v for k, v in harness.server_counts(sim.stats()).items() if k != "by_endpoint"})
@@ -238,6 +249,10 @@ def report(result: dict[str, Any]) -> None:
     harness.print_table(f"Throughput, {result['size']} account, 0 ms latency, no limit (ratio {result['ratio_to_floor']})",
                         ["pipeline", "rows", "requests", "wall s", "rec/s", "peak RSS MB", "extract s",
                          "normalize s", "load s"], rows)
+    settings = result["ours"].get("dlt_settings")
+    same = settings == result["floor"].get("dlt_settings")
+    print(f"  dlt settings ({'identical for both' if same else 'DIFFERENT for the floor'}, "
+          f"from .dlt/config.toml and pipedrive_pipeline.py): {settings}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:

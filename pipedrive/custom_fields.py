@@ -72,6 +72,16 @@ RESERVED_COLUMNS = frozenset(
 )
 MAIN_VALUE_KEY = "value"
 
+# how `CustomFieldMapper.column_plan` says a field's value becomes columns (see `_write`)
+PLAIN_VALUE = 0
+"""The value as it is."""
+SUBFIELD_VALUE = 1
+"""A `{value, <suffix>: ...}` object: main column plus `<column>_<suffix>` siblings."""
+REFERENCE_VALUE = 2
+"""The id of another object; v1 may send the object (`value`/`id` taken out of it)."""
+LABELED_VALUE = 3
+"""Option id(s) of an `enum` / `set` field: labels through `CustomFieldMapper.convert`."""
+
 
 @dataclass(frozen=True)
 class FieldDefinition:
@@ -211,6 +221,7 @@ class CustomFieldMapper:
         self._state = state
         self._deleted_options_loader = deleted_options_loader
         self._loader_lock = threading.Lock()
+        self._plan: Optional[Dict[str, Tuple[str, int, MappedField]]] = None
         definitions = list(definitions)
         self.builtin_columns: Set[str] = {
             naming.normalize_identifier(d.code) for d in definitions if not d.is_custom
@@ -290,6 +301,33 @@ class CustomFieldMapper:
             }
             for mapped in sorted(self.fields.values(), key=lambda m: m.code)
         ]
+
+    def column_plan(self) -> Dict[str, Tuple[str, int, MappedField]]:
+        """Hash -> (column, value kind, field): what `_write` decides per value, decided once.
+
+        For `pipedrive.row_builder.RowBuilder`, which writes a whole row in one pass. The kinds are
+        `PLAIN_VALUE`, `SUBFIELD_VALUE`, `REFERENCE_VALUE` and `LABELED_VALUE`. Fields never
+        change after construction (only their option labels do), so the plan is built once.
+        """
+        if self._plan is None:
+            plan = {}
+            for code, mapped in self.fields.items():
+                if mapped.field_type in SUBFIELD_SUFFIXES:
+                    kind = SUBFIELD_VALUE
+                elif mapped.field_type in REFERENCE_TYPES:
+                    kind = REFERENCE_VALUE
+                elif mapped.field_type in CONVERTED_TYPES:
+                    kind = LABELED_VALUE
+                else:
+                    kind = PLAIN_VALUE
+                plan[code] = (mapped.column, kind, mapped)
+            self._plan = plan
+        return self._plan
+
+    def convert(self, mapped: MappedField, value: Any) -> Any:
+        """The column value of one custom-field value: labels for option ids, ids out of
+        objects, None for empty values."""
+        return self._convert(mapped, value)
 
     def _convert(self, mapped: MappedField, value: Any) -> Any:
         field_type = mapped.field_type

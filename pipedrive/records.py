@@ -3,12 +3,15 @@
 The source runs with `max_table_nesting=0`: lists (emails, phones, label_ids, set-field labels)
 stay json columns. Nested dicts are flattened here into `parent__child` columns (the same names
 dlt's own flattening would produce), so addresses and `value.amount` become typed columns.
+These functions are the reference shaping; `pipedrive.row_builder.RowBuilder` produces the same
+rows in one pass for the listings.
 """
 
 from typing import Any, Dict, Mapping
 
 NESTED_SEPARATOR = "__"
-_ZERO_DATE_PREFIX = "0000-00-00"
+ZERO_DATE_PREFIX = "0000-00-00"
+"""Pipedrive's placeholder for an unset date (`0000-00-00 00:00:00`): loaded as null."""
 
 
 def flatten_record(record: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
@@ -30,7 +33,7 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> Dict[str, Any
                 flat.update(flatten_record(value, f"{prefix}{key}{NESTED_SEPARATOR}"))
             else:
                 flat[f"{prefix}{key}"] = None
-        elif isinstance(value, str) and value[:10] == _ZERO_DATE_PREFIX:
+        elif isinstance(value, str) and value[:10] == ZERO_DATE_PREFIX:
             flat[f"{prefix}{key}"] = None
         else:
             flat[f"{prefix}{key}" if prefix else key] = value

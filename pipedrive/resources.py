@@ -20,7 +20,7 @@ from .deal_children import deal_child_resources
 from .entities import ENTITIES, FIELD_SETS, Entity, FieldSet
 from .errors import UnsupportedMediaTypeError
 from .field_sets import FieldSetCache
-from .records import apply_defaults, flatten_record
+from .row_builder import RowBuilder
 from .schema_hints import builtin_column_hints, custom_field_hints, deletion_hints
 from .timestamps import format_timestamp, to_updated_since
 
@@ -50,36 +50,38 @@ class PageShaper:
             and entity.soft_delete_column is not None
             and entity.write_disposition != "merge"
         )
-        self._mapper: Optional[CustomFieldMapper] = None
-        self._prepared = False
+        self._builder: Optional[RowBuilder] = None
 
-    def _prepare(self) -> None:
-        if self._prepared:
-            return
-        self._prepared = True
+    def _prepare(self) -> RowBuilder:
+        if self._builder is not None:
+            return self._builder
+        mapper: Optional[CustomFieldMapper] = None
         if self.entity.custom_field_set:
-            self._mapper = self.field_sets.mapper(self.entity.custom_field_set, _naming())
+            mapper = self.field_sets.mapper(self.entity.custom_field_set, _naming())
             # typed custom columns, merged into the running resource before its first page
             # (not `dlt.mark.with_hints`: item meta would flow into the deal-child transformers)
             dlt.current.resource().merge_hints(
-                dlt.mark.make_hints(columns=custom_field_hints(self._mapper))
+                dlt.mark.make_hints(columns=custom_field_hints(mapper))
             )
+        self._builder = RowBuilder(self.entity.record_defaults, mapper, self.entity.api)
+        return self._builder
 
     def shape(self, page: TDataPage) -> List[Dict[str, Any]]:
-        """Returns the page's rows: custom fields renamed, dicts flattened, defaults applied.
+        """Returns the page's rows: custom fields renamed, dicts flattened, defaults applied,
+        null values left out (see `RowBuilder`).
 
         Args:
             page: Raw records of one page (non-empty).
         """
-        self._prepare()
-        rows: List[Dict[str, Any]] = []
+        build = self._prepare().build
+        if not self.drop_deleted:
+            return [build(record) for record in page]
+        deleted = self.entity.soft_delete_column
+        rows = []
         for record in page:
-            if self._mapper is not None:
-                record = self._mapper.transform(record, self.entity.api)
-            row = apply_defaults(flatten_record(record), self.entity.record_defaults)
-            if self.drop_deleted and row.get(self.entity.soft_delete_column) is True:
-                continue
-            rows.append(row)
+            row = build(record)
+            if row.get(deleted) is not True:  # type: ignore[arg-type]
+                rows.append(row)
         return rows
 
 
