@@ -154,28 +154,8 @@ class RowBuilder:
         skipped: Set[str],
     ) -> None:
         """The keys of a nested dict as `<prefix><key>` columns (recursively)."""
-        defaults = self.defaults
         for key, sub_value in value.items():
-            column = f"{prefix}{key}"
-            if column in row or column in record or column in skipped:
-                raise _Collision(column)
-            if sub_value is None:
-                if column in defaults:
-                    row[column] = defaults[column]
-                else:
-                    skipped.add(column)
-            elif isinstance(sub_value, str):
-                if sub_value[:10] != ZERO_DATE_PREFIX:
-                    row[column] = sub_value
-                else:
-                    self._null(row, column, skipped)
-            elif isinstance(sub_value, dict):
-                if sub_value:
-                    self._nested(row, record, f"{column}{NESTED_SEPARATOR}", sub_value, skipped)
-                else:
-                    self._null(row, column, skipped)
-            else:
-                row[column] = sub_value
+            self._put(row, record, f"{prefix}{key}", sub_value, skipped)
 
     def _put(
         self, row: Dict[str, Any], record: Dict[str, Any], column: str, value: Any, skipped: Set[str]
@@ -204,6 +184,14 @@ class RowBuilder:
         else:
             row[column] = value
 
+    def _label(self, mapped: MappedField, value: Any) -> Any:
+        """The value of a labeled custom field (enum label, set labels, ...)."""
+        if mapped.field_type == "enum" and isinstance(value, (int, str)):
+            label = mapped.options.get(str(value))  # `_convert` without its lookups
+            if label is not None:
+                return label
+        return self.mapper.convert(mapped, value)  # type: ignore[union-attr]
+
     def _null(self, row: Dict[str, Any], column: str, skipped: Set[str]) -> None:
         if column in self.defaults:
             row[column] = self.defaults[column]  # where `apply_defaults` replaces the None
@@ -215,30 +203,12 @@ class RowBuilder:
         skipped: Set[str],
     ) -> None:
         """A `{value, <suffix>: ...}` object: `column` (checked by the caller) and siblings."""
-        defaults = self.defaults
         for key, sub_value in value.items():
             if key == MAIN_VALUE_KEY:
-                name = column
-                if sub_value == "":
-                    sub_value = None  # `_convert` of the main value
+                # `_convert` of the main value turns "" into None
+                self._write(row, record, column, None if sub_value == "" else sub_value, skipped)
             else:
-                name = f"{column}_{key}"
-                if name in row or name in record or name in skipped:
-                    raise _Collision(name)
-            if sub_value is None:
-                if name in defaults:
-                    row[name] = defaults[name]
-                else:
-                    skipped.add(name)
-            elif isinstance(sub_value, str):
-                if sub_value[:10] != ZERO_DATE_PREFIX:
-                    row[name] = sub_value
-                else:
-                    self._null(row, name, skipped)
-            elif isinstance(sub_value, dict):
-                self._write(row, record, name, sub_value, skipped)
-            else:
-                row[name] = sub_value
+                self._put(row, record, f"{column}_{key}", sub_value, skipped)
 
     def _custom(
         self,
@@ -286,16 +256,7 @@ class RowBuilder:
                 continue
             kind = entry[1]
             if kind == LABELED_VALUE:
-                mapped = entry[2]
-                # an enum option id with a known label: `_convert` without its lookups
-                label = (
-                    mapped.options.get(str(value))
-                    if mapped.field_type == "enum" and isinstance(value, (int, str))
-                    else None
-                )
-                if label is None:
-                    label = self.mapper.convert(mapped, value)  # type: ignore[union-attr]
-                self._write(row, record, column, label, skipped)
+                self._write(row, record, column, self._label(entry[2], value), skipped)
             elif isinstance(value, dict):
                 if kind == SUBFIELD_VALUE:
                     self._subfields(row, record, column, value, skipped)
@@ -324,14 +285,7 @@ class RowBuilder:
                 continue
             column, kind, mapped = entry
             if kind == LABELED_VALUE:
-                label = (
-                    mapped.options.get(str(value))
-                    if mapped.field_type == "enum" and isinstance(value, (int, str))
-                    else None
-                )
-                if label is None:
-                    label = self.mapper.convert(mapped, value)  # type: ignore[union-attr]
-                self._write(row, record, column, label, skipped)
+                self._write(row, record, column, self._label(mapped, value), skipped)
             elif isinstance(value, dict):
                 if kind == SUBFIELD_VALUE:
                     siblings = self._siblings[code]

@@ -10,20 +10,14 @@ import copy
 from typing import Any, Mapping, Optional
 
 import pytest
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from pipedrive.custom_fields import CustomFieldMapper, parse_field_definition
 from pipedrive.entities import ApiVersion
 from pipedrive.records import apply_defaults, flatten_record
 from pipedrive.row_builder import RowBuilder
 
-NAMING = NamingConvention()
-ENUM = "9dc80c50d78a15643bfc4ca79d76156a73a1ca0e"
-SET = "4b0c16b2f6b8e1c0a1c3a3a6e1e0c1d2e3f4a5b6"
-MONEY = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-RANGE = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-ADDRESS = "c1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-USER = "d1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+from tests.source.test_custom_fields import ADDRESS, ENUM, MONEY, NAMING, RANGE, SET, USER
+
 TEXT = "e1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 DATE = "f1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 UNKNOWN = "0" * 40
