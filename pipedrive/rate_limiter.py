@@ -28,6 +28,10 @@ WINDOW_MARGIN_STEP = 0.02
 MAX_WINDOW_MARGIN = 0.15
 """A 429 that our own requests caused (they reached the server later than the margin allowed:
 network jitter, a busy machine) widens the margin by a step, up to this."""
+MARGIN_RECOVERY = 0.0002
+"""Margin given back per successful response: a step is back after ~100 responses (~5 s at 20/s).
+Without it, the 4 x 429 of a medium run on a busy machine left an 11% margin for the rest of the
+run: 18.0 instead of 19.1 requests/s (bench/RESULTS.md, benchmark 2)."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
 MIN_PACE = 0.25
@@ -174,15 +178,18 @@ class RateLimiter:
                 ours = self._sent_between(counted_at - span, counted_at + ARRIVAL_SLACK)
                 self.foreign = max(0, self.limit - int(remaining) - ours)
                 self._foreign_until = now + (reset if reset is not None and reset > 0 else self.window)
-                if remaining > self.reserve and self.pace < 1.0:
-                    self.pace = min(1.0, self.pace + PACE_RECOVERY)
+                if remaining > self.reserve:
+                    if self.pace < 1.0:
+                        self.pace = min(1.0, self.pace + PACE_RECOVERY)
+                    if self.margin > WINDOW_MARGIN:
+                        self.margin = max(WINDOW_MARGIN, self.margin - MARGIN_RECOVERY)
 
     def on_rate_limited(self, reset: Optional[float]) -> None:
         """Reacts to a 429: everybody waits for the window reset, then, by its cause:
 
         - our own log explains the full window (no foreign share): some of our requests reached
           the server later than the margin allows, so the margin widens (up to
-          `MAX_WINDOW_MARGIN`) and the pace stays;
+          `MAX_WINDOW_MARGIN`, given back step by step on successes) and the pace stays;
         - another client shares the token: the pace halves and recovers step by step.
 
         Args:

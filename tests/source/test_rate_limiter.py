@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipedrive.rate_limiter import WINDOW_MARGIN, WINDOW_MARGIN_STEP, RateLimiter
+from pipedrive.rate_limiter import MARGIN_RECOVERY, WINDOW_MARGIN, WINDOW_MARGIN_STEP, RateLimiter
 
 
 class FakeClock:
@@ -87,6 +87,13 @@ def test_a_429_our_own_late_requests_caused_widens_the_margin_and_keeps_the_pace
     assert limiter.margin == pytest.approx(WINDOW_MARGIN + WINDOW_MARGIN_STEP)
     limiter.acquire()
     assert sum(clock.slept) == pytest.approx(1.0 + 2.0 * (1 + limiter.margin) - 1.1, abs=1e-6)
+    # successful answers give the margin back, step by step, down to the base margin
+    widened = limiter.margin
+    _answer(limiter, remaining=20)
+    assert limiter.margin == pytest.approx(widened - MARGIN_RECOVERY)
+    for _ in range(round(WINDOW_MARGIN_STEP / MARGIN_RECOVERY) + 5):
+        _answer(limiter, remaining=20)
+    assert limiter.margin == WINDOW_MARGIN
 
 
 def test_a_429_another_client_caused_halves_the_pace() -> None:
