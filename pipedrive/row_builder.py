@@ -348,7 +348,11 @@ class RowBuilder:
         return entry
 
     def _v1(self, record: Dict[str, Any], skipped: Set[str]) -> Dict[str, Any]:
-        """A v1 record: hash keys and their `_<suffix>` siblings renamed where they stand."""
+        """A v1 record: hash keys and their `_<suffix>` siblings renamed where they stand.
+
+        The built-in branch repeats `_flat`'s loop body on purpose: it runs for every field of
+        every v1 record, and a shared per-field method cost ~15% of shaping time when measured.
+        """
         row: Dict[str, Any] = {}
         defaults = self.defaults
         keys = self._v1_keys
