@@ -37,6 +37,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.common.storages.load_package import PackageStorage
 from dlt.sources.helpers.requests import Client
 
@@ -387,6 +388,37 @@ def discard_broken_extracts(pipeline: dlt.Pipeline) -> List[str]:
     return broken
 
 
+ATOMIC_TEMP_FILE = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
+"""Names of dlt's temporary files (`uniq_id(8)` / `uniq_id()`): `FileStorage.save_atomic` writes
+one and renames it over the target, `move_atomic_to_*` copies through one."""
+
+
+def discard_atomic_temp_files(pipeline_name: str) -> List[str]:
+    """Deletes the temporary files of atomic writes that a kill interrupted before their rename.
+
+    dlt lists the schema folder by file name, so a stray `42fbd64b2ca4b76a` there is taken for a
+    schema named so and every later run fails (InvalidSchemaName, or FileNotFoundError on
+    `42fbd64b2ca4b76a.schema.json`); dlt 1.31 never cleans them up. dlt names none of its own
+    files with a bare 16- or 32-digit hex name. Runs before `dlt.pipeline()`, which already lists
+    the schemas.
+
+    Args:
+        pipeline_name: The pipeline whose working directory (under dlt's pipelines dir) is cleaned.
+
+    Returns:
+        The paths deleted, relative to the pipeline's working directory.
+    """
+    root = os.path.join(get_dlt_pipelines_dir(), pipeline_name)
+    deleted = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if ATOMIC_TEMP_FILE.fullmatch(name):
+                path = os.path.join(folder, name)
+                os.remove(path)
+                deleted.append(os.path.relpath(path, root))
+    return deleted
+
+
 def finish_pending_packages(pipeline: dlt.Pipeline) -> None:
     """Loads the load packages an interrupted run extracted but did not load.
 
@@ -462,6 +494,8 @@ def run(args: argparse.Namespace) -> int:
     build_source(args, start_date)  # token and resource names, before any request
     run_stats = RequestStats()
     preflight(run_stats)
+    if discard_atomic_temp_files(PIPELINE_NAME):
+        print("resuming: deleted the temporary file(s) of a write a killed run left", file=sys.stderr)
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=destination_for(args.destination),

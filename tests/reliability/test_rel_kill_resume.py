@@ -172,3 +172,19 @@ def test_half_deleted_package_of_a_kill_during_normalize_is_discarded(
     result = runner.run("--resources", "users")
     assert result.returncode == 0, result.error_lines
     assert "discarded a half-deleted package" in result.stderr and not leftover.exists()
+
+
+def test_temp_file_of_an_atomic_write_a_kill_interrupted_is_deleted(
+    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner]
+) -> None:
+    """The state a random kill produced in CI: dlt had written a schema to its temporary file and
+    not yet renamed it; dlt then took the file for a schema and every later run failed."""
+    runner = make_runner(start_sim())
+    assert runner.run("--resources", "users").returncode == 0
+    schemas = runner.pipelines_dir / "pipedrive" / "schemas"
+    stray = schemas / "42fbd64b2ca4b76a"
+    stray.write_text((schemas / "pipedrive.schema.json").read_text()[:1000])
+    result = runner.run("--resources", "users")
+    assert result.returncode == 0, result.error_lines
+    assert "deleted the temporary file(s) of a write a killed run left" in result.stderr
+    assert not stray.exists() and (schemas / "pipedrive.schema.json").exists()
