@@ -317,6 +317,9 @@ def make_pipeline(work: Path, name: str) -> Any:
 def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunResult:
     """Runs `pipeline.run(data, loader_file_format="jsonl")` and reads timings from the trace.
 
+    A DuckDB destination is kept open during the run (`pipedrive_pipeline.duckdb_kept_open`), as
+    the product's pipeline script does.
+
     Args:
         pipeline: The pipeline.
         data: Source or resources.
@@ -333,7 +336,10 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
                 for table, table_metrics in m.get("table_metrics", {}).items():
                     rows[table] = rows.get(table, 0) + table_metrics.items_count
         return RunResult(wall_s=wall, steps_s={"extract": wall}, rows=rows)
-    info = pipeline.run(data, loader_file_format="jsonl")
+    from pipedrive_pipeline import duckdb_kept_open
+
+    with duckdb_kept_open(pipeline):  # as pipedrive_pipeline.py runs
+        info = pipeline.run(data, loader_file_format="jsonl")
     wall = time.perf_counter() - started
     trace = pipeline.last_trace
     steps: dict[str, float] = {}

@@ -5,6 +5,7 @@ It owns the base URLs, the `x-api-token` header, pagination (dlt `RESTClient` + 
 shared `RateLimiter` and the mapping of error responses to `pipedrive.errors` exceptions.
 """
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
@@ -25,7 +26,7 @@ from .errors import (
     raise_for_pipedrive_status,
 )
 from .paginators import make_paginator, paginator_for
-from .rate_limiter import RateLimitedAdapter, RateLimiter
+from .rate_limiter import RateLimitedAdapter, RateLimiter, seconds_in_flight
 
 TDataPage = List[Dict[str, Any]]
 
@@ -119,19 +120,21 @@ class ResponseMeter:
         client: The owning client (stats and limiter).
         endpoint: Counter key, e.g. `"v2 /deals"`.
         token_cost: `x-token-cost` of one request.
+        bulk: The request gives way to others in the rate limiter (`RateLimiter.bulk`).
     """
 
-    def __init__(self, client: "PipedriveClient", endpoint: str, token_cost: int) -> None:
+    def __init__(
+        self, client: "PipedriveClient", endpoint: str, token_cost: int, bulk: bool = False
+    ) -> None:
         self.client = client
         self.endpoint = endpoint
         self.token_cost = token_cost
+        self.bulk = bulk
 
     def __call__(self, response: Response, *args: Any, **kwargs: Any) -> Response:
         _decode_json_once(response)
         self.client.stats.record(self.endpoint, self.token_cost, response.status_code)
-        self.client.rate_limiter.update_from_headers(
-            response.headers, response.elapsed.total_seconds()
-        )
+        self.client.rate_limiter.update_from_headers(response.headers, seconds_in_flight(response))
         if response.status_code == 429:
             reset = response.headers.get("x-ratelimit-reset")
             if reset is not None and "retry-after" not in response.headers:
@@ -149,11 +152,12 @@ def _seconds(value: Optional[str]) -> Optional[float]:
         return None
 
 
-def _token_cost(request: Request) -> int:
+def _meter(request: Request) -> Optional[ResponseMeter]:
+    """The request's `ResponseMeter` (it carries the token cost and the bulk flag)."""
     for hook in (request.hooks or {}).get("response", []):
         if isinstance(hook, ResponseMeter):
-            return hook.token_cost
-    return 0
+            return hook
+    return None
 
 
 class _MeteredRESTClient(RESTClient):
@@ -165,9 +169,13 @@ class _MeteredRESTClient(RESTClient):
         self._owner = owner
 
     def _send_request(self, request: Request, **kwargs: Any) -> Response:
-        self._owner._before_request(_token_cost(request))
+        meter = _meter(request)
+        self._owner._before_request(meter.token_cost if meter else 0)
+        limiter = self._owner.rate_limiter
         try:
-            response = super()._send_request(request, **kwargs)
+            # the adapter acquires the limiter in this thread, once per attempt
+            with limiter.bulk() if meter and meter.bulk else contextlib.nullcontext():
+                response = super()._send_request(request, **kwargs)
         except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
             raise error_for_exception(exc, _request_path(request)) from exc
         try:
@@ -176,7 +184,7 @@ class _MeteredRESTClient(RESTClient):
             # listings run in parallel threads: without this, each would send one more request
             # into the spent budget before learning it is spent
             status, path, message = error.status_code, error.path, error.api_message
-            self._owner.rate_limiter.halt(lambda: DailyBudgetExceededError(status, path, message))
+            limiter.halt(lambda: DailyBudgetExceededError(status, path, message))
             raise
         return response
 
@@ -292,6 +300,7 @@ class PipedriveClient:
         params: Optional[Mapping[str, Any]] = None,
         data_selector: str = "data",
         paginator: Optional[BasePaginator] = None,
+        bulk: bool = False,
     ) -> Iterator[TDataPage]:
         """Yields every page of a list endpoint.
 
@@ -304,12 +313,14 @@ class PipedriveClient:
             params: Query parameters (without paging parameters).
             data_selector: JSON path of the records in the body.
             paginator: A custom paginator instead of the one `paging` selects.
+            bulk: One of many independent fetches (per-deal children): its requests give way
+                to listing pages in the rate limiter (`RateLimiter.bulk`).
 
         Yields:
             Lists of records, one per page (possibly empty).
         """
         endpoint = f"{ApiVersion(api).value} {path}"
-        hooks = {"response": [ResponseMeter(self, endpoint, token_cost)]}
+        hooks = {"response": [ResponseMeter(self, endpoint, token_cost, bulk)]}
         request_params = {k: v for k, v in (params or {}).items() if v is not None}
         for page in self._rest_client(api).paginate(
             path,

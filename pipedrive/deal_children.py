@@ -321,6 +321,7 @@ class DealChildReader:
             token_cost=entity.token_cost,
             params={**entity.base_params(), **params},
             data_selector=entity.data_selector,
+            bulk=True,
         )
 
     def _snapshot_rows(

@@ -137,6 +137,12 @@ class Entity(Endpoint):
         """True when the resource keeps an `update_time` cursor between runs."""
         return self.cursor_field is not None
 
+    @property
+    def reads_every_page(self) -> bool:
+        """True when every run reads the listing to its last page (a multi-page listing without
+        a cursor): nothing cuts it short, so its pages can be read ahead (`pipedrive.read_ahead`)."""
+        return not self.is_incremental and self.paging != Paging.NONE
+
     def base_params(self) -> Dict[str, str]:
         """Constant query parameters of every request (sort + extra params)."""
         return {**self.sort_params, **self.extra_params}

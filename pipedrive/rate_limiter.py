@@ -7,13 +7,19 @@ let through, so parallel requests stay inside the window instead of discovering 
 When a 429 does arrive (another integration shares the token, or the limit changed) every caller
 waits for the window to reset and the limiter lowers its pace, recovering step by step: a run
 that meets 429s slows down instead of hammering, which is what earns the Cloudflare block.
+
+Requests sent inside `RateLimiter.bulk()` (the per-deal child fetches: many independent requests)
+give way to the others (listing pages: chains where each page waits for the previous one): a
+free slot goes to a waiting listing request first. Without that, a long listing got one slot in
+six while five threads fetched deal children, and ended the run alone (bench/RESULTS.md, #2).
 """
 
 import bisect
 import math
 import threading
 import time
-from typing import Any, Callable, List, Mapping, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Mapping, Optional
 
 from dlt.common import logger
 from requests import PreparedRequest, Response
@@ -34,6 +40,8 @@ Without it, the 4 x 429 of a medium run on a busy machine left an 11% margin for
 run: 18.0 instead of 19.1 requests/s (bench/RESULTS.md, benchmark 2)."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
+IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
+"""Set by `RateLimitedAdapter` on each response (see `seconds_in_flight`)."""
 MIN_PACE = 0.25
 PACE_RECOVERY = 0.02
 """Pace regained per successful response after a 429 halved it."""
@@ -96,6 +104,8 @@ class RateLimiter:
         self.waited_seconds: float = 0.0
         self.rate_limited: int = 0
         self._halted_by: Optional[Callable[[], Exception]] = None
+        self._local = threading.local()
+        self._waiting_ahead_of_bulk = 0
 
     def _allowed_in_window(self) -> Optional[int]:
         if self.limit is None:
@@ -105,8 +115,13 @@ class RateLimiter:
     def _sent_between(self, start: float, end: float) -> int:
         return bisect.bisect_right(self._sent, end) - bisect.bisect_right(self._sent, start)
 
-    def _delay(self, now: float) -> float:
-        """Seconds the next request must wait (<= 0: send now). Call with the lock held."""
+    def _delay(self, now: float, held_back: int = 0) -> float:
+        """Seconds the next request must wait (<= 0: send now). Call with the lock held.
+
+        Args:
+            now: The clock's time.
+            held_back: Slots of the window left to requests that go first.
+        """
         stale = bisect.bisect_right(self._sent, now - 2 * self.window)
         if stale:
             del self._sent[:stale]
@@ -120,6 +135,9 @@ class RateLimiter:
             return 0.0
         if allowed <= 0:  # others fill the window: wait for the server's reset
             return self._foreign_until - now
+        allowed -= held_back
+        if allowed <= 0:  # every slot the window has is spoken for by requests that go first
+            return self.window / max(1, self.limit or 1)
         # a request of ours counts until `window` (plus the margin) after we sent it: the server
         # counts it from its arrival, a little later
         span = self.window * (1 + self.margin)
@@ -138,18 +156,42 @@ class RateLimiter:
         Raises:
             Exception: The error given to `halt`, once the limiter is halted.
         """
-        while True:
-            with self._lock:
-                if self._halted_by is not None:
-                    raise self._halted_by()
-                now = self._clock()
-                delay = self._delay(now)
-                if delay <= 0:
-                    self._sent.append(now)
-                    return
-                self.waits += 1
-                self.waited_seconds += delay
-            self._sleep(delay)
+        bulk = getattr(self._local, "bulk", False)
+        ahead_of_bulk = False  # counted in `_waiting_ahead_of_bulk`
+        try:
+            while True:
+                with self._lock:
+                    if self._halted_by is not None:
+                        raise self._halted_by()
+                    now = self._clock()
+                    delay = self._delay(now, self._waiting_ahead_of_bulk if bulk else 0)
+                    if delay <= 0:
+                        self._sent.append(now)
+                        return
+                    if not bulk and not ahead_of_bulk:
+                        ahead_of_bulk = True
+                        self._waiting_ahead_of_bulk += 1
+                    self.waits += 1
+                    self.waited_seconds += delay
+                self._sleep(delay)
+        finally:
+            if ahead_of_bulk:
+                with self._lock:
+                    self._waiting_ahead_of_bulk -= 1
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Requests this thread sends inside the block give way to other waiting requests.
+
+        For many independent requests whose order does not matter (per-deal child fetches), so
+        that chains of dependent requests (listing pages) are not starved by them.
+        """
+        outer = getattr(self._local, "bulk", False)
+        self._local.bulk = True
+        try:
+            yield
+        finally:
+            self._local.bulk = outer
 
     def update_from_headers(self, headers: Mapping[str, str], elapsed: float = 0.0) -> None:
         """Learns the window state from a response's `x-ratelimit-*` headers.
@@ -162,7 +204,8 @@ class RateLimiter:
 
         Args:
             headers: Response headers (case-insensitive mapping).
-            elapsed: Seconds from sending the request to its response (`Response.elapsed`).
+            elapsed: Seconds from sending the request to its response (`seconds_in_flight`;
+                not `Response.elapsed`, which also counts the wait for the limiter).
         """
         limit = _header_number(headers, "x-ratelimit-limit")
         remaining = _header_number(headers, "x-ratelimit-remaining")
@@ -239,6 +282,19 @@ class RateLimitedAdapter(HTTPAdapter):
         self.limiter = limiter
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        """Waits for a slot in the window, then sends."""
+        """Waits for a slot in the window, then sends; sets `response.seconds_in_flight`."""
         self.limiter.acquire()
-        return super().send(request, *args, **kwargs)
+        sent = time.monotonic()
+        response = super().send(request, *args, **kwargs)
+        setattr(response, IN_FLIGHT_ATTRIBUTE, time.monotonic() - sent)
+        return response
+
+
+def seconds_in_flight(response: Response) -> float:
+    """Seconds from sending `response`'s request to receiving it, without the wait for the limiter.
+
+    `Response.elapsed` is measured around the adapter's `send`, so it also holds the time the
+    request waited for a slot; the server counts the request when it arrives, after that wait.
+    """
+    in_flight = getattr(response, IN_FLIGHT_ATTRIBUTE, None)
+    return float(in_flight) if in_flight is not None else response.elapsed.total_seconds()

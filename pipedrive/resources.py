@@ -20,6 +20,7 @@ from .deal_children import deal_child_resources
 from .entities import ENTITIES, FIELD_SETS, Entity, FieldSet
 from .errors import UnsupportedMediaTypeError
 from .field_sets import FieldSetCache
+from .read_ahead import read_ahead
 from .row_builder import RowBuilder
 from .schema_hints import builtin_column_hints, custom_field_hints, deletion_hints
 from .timestamps import format_timestamp, to_updated_since
@@ -114,6 +115,8 @@ def _entity_pages(
     start_value: Optional[Any] = None,
 ) -> Iterator[Any]:
     pages = client.paginate_entity(entity, params)
+    if entity.reads_every_page:
+        pages = read_ahead(pages, name=entity.name)
     if is_chunkable(entity):
         pages = limit_pages(
             pages,

@@ -3,9 +3,22 @@ token (what the server counts beyond our log) is left to them until the server's
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import threading
+import time
+from typing import Any
 
-from pipedrive.rate_limiter import MARGIN_RECOVERY, WINDOW_MARGIN, WINDOW_MARGIN_STEP, RateLimiter
+import pytest
+import requests
+
+from pipedrive.rate_limiter import (
+    MARGIN_RECOVERY,
+    WINDOW_MARGIN,
+    WINDOW_MARGIN_STEP,
+    RateLimitedAdapter,
+    RateLimiter,
+    seconds_in_flight,
+)
 
 
 class FakeClock:
@@ -105,3 +118,55 @@ def test_a_429_another_client_caused_halves_the_pace() -> None:
     _answer(limiter, remaining=0)  # 40 counted, 10 ours: 30 belong to someone else
     limiter.on_rate_limited(1.0)
     assert limiter.foreign == 30 and limiter.pace == 0.5 and limiter.margin == WINDOW_MARGIN
+
+
+def test_a_waiting_listing_request_gets_the_next_slot_before_bulk_requests_that_waited_longer() -> None:
+    """Real threads and clock: 2 bulk requests (per-deal children) start waiting for a full
+    window, then a listing request; the first slot that frees goes to the listing."""
+    limiter = RateLimiter(window=0.5)
+    _answer(limiter, remaining=4, limit=4, reset=1, elapsed=0.0)
+    for _ in range(4):
+        limiter.acquire()
+        time.sleep(0.05)
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def request(name: str, bulk: bool) -> None:
+        with limiter.bulk() if bulk else contextlib.nullcontext():
+            limiter.acquire()
+        with lock:
+            order.append(name)
+
+    threads = [threading.Thread(target=request, args=(f"bulk {i}", True)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    threads.append(threading.Thread(target=request, args=("listing", False)))
+    threads[-1].start()
+    for thread in threads:
+        thread.join(5)
+    assert order[0] == "listing", order
+    assert sorted(order) == ["bulk 0", "bulk 1", "listing"]
+
+
+def test_bulk_requests_take_every_slot_when_no_listing_waits() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    with limiter.bulk():
+        for _ in range(40):
+            limiter.acquire()
+    assert clock.slept == []  # nothing held back for listings that are not there
+
+
+def test_seconds_in_flight_leaves_out_the_wait_for_a_slot(sim_server: Any) -> None:
+    """`Response.elapsed` includes the adapter's wait for the limiter; the server counted the
+    request only after it, so the window estimate must use the time in flight."""
+    limiter = RateLimiter(window=0.6)
+    _answer(limiter, remaining=1, limit=1, reset=1, elapsed=0.0)
+    limiter.acquire()  # the window is full for 0.6 s
+    session = requests.Session()
+    session.mount("http://", RateLimitedAdapter(limiter))
+    response = session.get(f"{sim_server.base_url}/api/v1/currencies", headers={"x-api-token": sim_server.token})
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() >= 0.5
+    assert seconds_in_flight(response) < 0.3

@@ -1,0 +1,93 @@
+"""`duckdb_kept_open`: the pipeline script holds one DuckDB connection across a run, so dlt's load
+jobs do not open (read the catalog) and close (checkpoint) the database file once per job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import dlt
+import duckdb
+import pytest
+
+import pipedrive_pipeline
+
+TABLES = [f"table_{i}" for i in range(8)]
+
+
+def _tables() -> List[Any]:
+    def rows(table: str) -> Iterator[Dict[str, Any]]:
+        yield from ({"id": i, "table": table} for i in range(3))
+
+    return [dlt.resource(rows(t), name=t, primary_key="id", write_disposition="merge") for t in TABLES]
+
+
+def _connects(monkeypatch: pytest.MonkeyPatch, database: Path) -> List[bool]:
+    """For every `duckdb.connect` dlt makes (the real one runs): whether the database was still
+    open from before. DuckDB writes to its WAL file and moves it into the database file only
+    when its last connection closes (a checkpoint; a few MB would not trigger one earlier), so
+    a WAL file present at a connect means the database was not closed since the last write."""
+    still_open: List[bool] = []
+    real_connect = duckdb.connect
+    wal = Path(f"{database}.wal")
+
+    def recording_connect(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        still_open.append(wal.exists())
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", recording_connect)
+    return still_open
+
+
+@pytest.mark.parametrize("kept_open", [False, True])
+def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
+    kept_open: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOAD__WORKERS", "1")  # the project's setting: one job at a time
+    database = tmp_path / "kept.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name=f"kept_open_{kept_open}",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=pipedrive_pipeline.duckdb_destination(str(database)),
+        dataset_name="data",
+    )
+    pipeline.run(_tables(), loader_file_format="jsonl")  # tables exist: the next run merges
+    connects = _connects(monkeypatch, database)
+    with pipedrive_pipeline.duckdb_kept_open(pipeline) if kept_open else _nothing():
+        info = pipeline.run(_tables(), loader_file_format="jsonl")
+    assert not info.has_failed_jobs
+    assert len(connects) > len(TABLES)  # a connect per load job either way
+    reopened = connects.count(False)  # the database file opened (catalog read) anew
+    if kept_open:
+        assert reopened <= 2, connects  # the kept connection, and dlt's first one before it
+    else:
+        assert reopened > len(TABLES), connects  # opened and checkpointed once per job
+    # closed afterwards: another process can open the file and sees the merged rows
+    check = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(database)!r}).sql("
+         "'select count(*) from data.table_7').fetchone()[0])"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert check.stdout.strip() == "3", check.stderr
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def test_other_destinations_are_left_alone(tmp_path: Path) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="kept_open_filesystem",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=dlt.destinations.filesystem(str(tmp_path / "files")),
+        dataset_name="data",
+    )
+    with pipedrive_pipeline.duckdb_kept_open(pipeline):
+        info = pipeline.run(_tables()[:1], loader_file_format="jsonl")
+    assert not info.has_failed_jobs
