@@ -317,8 +317,8 @@ def make_pipeline(work: Path, name: str) -> Any:
 def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunResult:
     """Runs `pipeline.run(data, loader_file_format="jsonl")` and reads timings from the trace.
 
-    A DuckDB destination is kept open during the run (`pipedrive_pipeline.duckdb_kept_open`), as
-    the product's pipeline script does.
+    On an incremental run a DuckDB destination is kept open during the run
+    (`pipedrive_pipeline.duckdb_kept_open`), as the product's pipeline script does.
 
     Args:
         pipeline: The pipeline.
@@ -338,7 +338,7 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
         return RunResult(wall_s=wall, steps_s={"extract": wall}, rows=rows)
     from pipedrive_pipeline import duckdb_kept_open
 
-    with duckdb_kept_open(pipeline):  # as pipedrive_pipeline.py runs
+    with duckdb_kept_open(pipeline):  # as pipedrive_pipeline.py runs (incremental runs only)
         info = pipeline.run(data, loader_file_format="jsonl")
     wall = time.perf_counter() - started
     trace = pipeline.last_trace

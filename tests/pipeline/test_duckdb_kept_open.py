@@ -1,5 +1,6 @@
-"""`duckdb_kept_open`: the pipeline script holds one DuckDB connection across a run, so dlt's load
-jobs do not open (read the catalog) and close (checkpoint) the database file once per job."""
+"""`duckdb_kept_open`: the pipeline script holds one DuckDB connection across an incremental run,
+so dlt's load jobs do not open (read the catalog) and close (checkpoint) the database file once per
+job; a backfill closes it after each job, which frees the blocks the job read."""
 
 from __future__ import annotations
 
@@ -71,6 +72,27 @@ def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
         capture_output=True, text=True, timeout=60,
     )
     assert check.stdout.strip() == "3", check.stderr
+
+
+@pytest.mark.parametrize("first_run", [True, False])
+def test_a_backfill_closes_the_database_after_each_job(
+    first_run: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline that never loaded, or `--full-refresh` (`backfill=True`): not kept open."""
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    database = tmp_path / "backfill.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name=f"backfill_{first_run}",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=pipedrive_pipeline.duckdb_destination(str(database)),
+        dataset_name="data",
+    )
+    if not first_run:
+        pipeline.run(_tables(), loader_file_format="jsonl")
+    connects = _connects(monkeypatch, database)
+    with pipedrive_pipeline.duckdb_kept_open(pipeline, backfill=not first_run):
+        assert not pipeline.run(_tables(), loader_file_format="jsonl").has_failed_jobs
+    assert connects.count(False) > len(TABLES), connects
 
 
 class _nothing:
