@@ -8,15 +8,17 @@ one page per turn of the pool and ends the run alone, long after everything else
 to a thread of its own; dlt still takes the pages in its own order.
 
 Each turn the consumer gets from dlt takes every page read so far, so a listing needs few turns
-however many pages it has. Only for listings whose every page is read anyway (`replace` tables):
-a listing cut short by its consumer (a chunk limit, a descending cursor) would pay for the pages
-read ahead.
+however many pages it has. Only for listings whose every page is read anyway
+(`Entity.reads_every_page`: the `replace` tables): a listing cut short by its consumer (a chunk
+limit, a descending cursor) would pay for the pages read ahead.
 """
 
 import queue
 import threading
 from typing import Any, Iterator, List, Union
 
+DEFAULT_DEPTH = 20
+"""Pages held ready at most: 1,000 call logs, 10,000 rows of a 500-row listing."""
 _POLL_SECONDS = 0.1
 _END = object()
 
@@ -26,10 +28,6 @@ class _Failure:
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
-
-
-DEFAULT_DEPTH = 20
-"""Pages held ready at most: 1,000 call logs, 10,000 rows of a 500-row listing."""
 
 
 def _ends(item: object) -> bool:
@@ -90,9 +88,9 @@ def read_ahead(
                 except queue.Empty:
                     break
             last = batch[-1]
-            read = batch[:-1] if _ends(last) else batch
-            if read:
-                yield [record for page in read for record in page]  # type: ignore[attr-defined]
+            pages_read = batch[:-1] if _ends(last) else batch
+            if pages_read:
+                yield [record for page in pages_read for record in page]  # type: ignore[attr-defined]
             if last is _END:
                 return
             if isinstance(last, _Failure):
