@@ -4,6 +4,7 @@ job; a backfill closes it after each job, which frees the blocks the job read.""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
     )
     pipeline.run(_tables(), loader_file_format="jsonl")  # tables exist: the next run merges
     connects = _connects(monkeypatch, database)
-    with pipedrive_pipeline.duckdb_kept_open(pipeline) if kept_open else _nothing():
+    with pipedrive_pipeline.duckdb_kept_open(pipeline) if kept_open else contextlib.nullcontext():
         info = pipeline.run(_tables(), loader_file_format="jsonl")
     assert not info.has_failed_jobs
     assert len(connects) > len(TABLES)  # a connect per load job either way
@@ -93,14 +94,6 @@ def test_a_backfill_closes_the_database_after_each_job(
     with pipedrive_pipeline.duckdb_kept_open(pipeline, backfill=not first_run):
         assert not pipeline.run(_tables(), loader_file_format="jsonl").has_failed_jobs
     assert connects.count(False) > len(TABLES), connects
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def test_other_destinations_are_left_alone(tmp_path: Path) -> None:
