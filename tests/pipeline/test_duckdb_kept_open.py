@@ -43,18 +43,25 @@ def _connects(monkeypatch: pytest.MonkeyPatch, database: Path) -> List[bool]:
     return still_open
 
 
-@pytest.mark.parametrize("kept_open", [False, True])
-def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
-    kept_open: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LOAD__WORKERS", "1")  # the project's setting: one job at a time
-    database = tmp_path / "kept.duckdb"
+def _duckdb_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[dlt.Pipeline, Path]:
+    """A pipeline into `<tmp_path>/<name>.duckdb`, loading one job at a time (the project's
+    `[load] workers = 1`)."""
+    monkeypatch.setenv("LOAD__WORKERS", "1")
+    database = tmp_path / f"{name}.duckdb"
     pipeline = dlt.pipeline(
-        pipeline_name=f"kept_open_{kept_open}",
+        pipeline_name=name,
         pipelines_dir=str(tmp_path / "pipelines"),
         destination=pipedrive_pipeline.duckdb_destination(str(database)),
         dataset_name="data",
     )
+    return pipeline, database
+
+
+@pytest.mark.parametrize("kept_open", [False, True])
+def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
+    kept_open: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, database = _duckdb_pipeline(tmp_path, monkeypatch, f"kept_open_{kept_open}")
     pipeline.run(_tables(), loader_file_format="jsonl")  # tables exist: the next run merges
     connects = _connects(monkeypatch, database)
     with pipedrive_pipeline.duckdb_kept_open(pipeline) if kept_open else contextlib.nullcontext():
@@ -80,14 +87,7 @@ def test_a_backfill_closes_the_database_after_each_job(
     first_run: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pipeline that never loaded, or `--full-refresh` (`backfill=True`): not kept open."""
-    monkeypatch.setenv("LOAD__WORKERS", "1")
-    database = tmp_path / "backfill.duckdb"
-    pipeline = dlt.pipeline(
-        pipeline_name=f"backfill_{first_run}",
-        pipelines_dir=str(tmp_path / "pipelines"),
-        destination=pipedrive_pipeline.duckdb_destination(str(database)),
-        dataset_name="data",
-    )
+    pipeline, database = _duckdb_pipeline(tmp_path, monkeypatch, f"backfill_{first_run}")
     if not first_run:
         pipeline.run(_tables(), loader_file_format="jsonl")
     connects = _connects(monkeypatch, database)
