@@ -123,11 +123,11 @@ def test_a_429_another_client_caused_halves_the_pace() -> None:
 def test_a_waiting_listing_request_gets_the_next_slot_before_bulk_requests_that_waited_longer() -> None:
     """Real threads and clock: 2 bulk requests (per-deal children) start waiting for a full
     window, then a listing request; the first slot that frees goes to the listing."""
-    limiter = RateLimiter(window=0.5)
+    limiter = RateLimiter(window=1.0)
     _answer(limiter, remaining=4, limit=4, reset=1, elapsed=0.0)
-    for _ in range(4):
+    for _ in range(4):  # 0.2 s apart: a slot frees every 0.2 s, time for the listing to take one
         limiter.acquire()
-        time.sleep(0.05)
+        time.sleep(0.2)
     order: list[str] = []
     lock = threading.Lock()
 

@@ -27,15 +27,15 @@ def test_every_record_arrives_once_and_in_order() -> None:
 
 
 def test_pages_are_read_while_the_consumer_is_busy_and_handed_over_together() -> None:
-    reader = read_ahead(_pages(5, seconds_each=0.05), depth=10)
+    reader = read_ahead(_pages(5, seconds_each=0.1), depth=10)
     started = time.monotonic()
     first = next(reader)
-    time.sleep(0.5)  # the consumer is busy: the other 4 pages (0.2 s) are read meanwhile
+    time.sleep(0.6)  # the consumer is busy: the other 4 pages (0.4 s) are read meanwhile
     rest = list(reader)
     elapsed = time.monotonic() - started
     assert first == [0, 1, 2]
     assert len(rest) == 1 and rest[0] == list(range(3, 15))  # taken in one turn
-    assert elapsed < 0.65  # not 0.05 + 0.5 + 4 x 0.05 read after the pause
+    assert elapsed < 0.95  # ~0.7 s; read after the pause it would be 0.1 + 0.6 + 4 x 0.1
 
 
 def test_an_error_of_the_listing_is_raised_after_the_pages_before_it() -> None:
