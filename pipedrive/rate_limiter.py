@@ -259,11 +259,6 @@ class RateLimiter:
         with self._lock:
             self._halted_by = make_error
 
-    def block_for(self, seconds: float) -> None:
-        """Makes every caller wait `seconds` from now (after a 429 with Retry-After)."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + max(seconds, 0.0))
-
 
 class RateLimitedAdapter(HTTPAdapter):
     """Transport adapter that passes every attempt - retries included - through a limiter.
