@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SIZE ?= small
 
-.PHONY: venv demo test test-faults bench clean
+.PHONY: venv demo test test-faults bench specs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pipedrive/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test-faults: venv
 
 bench: venv
 	$(PY) -m bench.run_all
+
+# the official OpenAPI specs for the spec-based tests (not in the repository; see README)
+specs:
+	mkdir -p .specs
+	curl -fsSL -o .specs/openapi-v1.yaml https://developers.pipedrive.com/docs/api/v1/openapi.yaml
+	curl -fsSL -o .specs/openapi-v2.yaml https://developers.pipedrive.com/docs/api/v1/openapi-v2.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache _storage *.duckdb

@@ -11,7 +11,7 @@ Usage::
     .venv/bin/python pipedrive_sim/tools/extract_costs.py --check    # exit 1 if cost_table.py is stale
     .venv/bin/python pipedrive_sim/tools/extract_costs.py --stdout   # print instead of writing
 
-The spec directory is ``$PIPEDRIVE_SPEC_DIR`` if set, else ``<repo>/../shared/pipedrive-api``.
+The spec directory is ``$PIPEDRIVE_SPEC_DIR`` if set, else ``<repo>/.specs``, else ``<repo>/../shared/pipedrive-api``.
 """
 
 from __future__ import annotations
@@ -51,9 +51,13 @@ FOOTER = "}\n"
 
 
 def default_spec_dir() -> Path:
-    """Return the spec directory: ``$PIPEDRIVE_SPEC_DIR`` or ``<repo>/../shared/pipedrive-api``."""
+    """Return the spec directory: ``$PIPEDRIVE_SPEC_DIR``, else ``<repo>/.specs`` (``make specs``)
+    if it holds them, else ``<repo>/../shared/pipedrive-api``."""
     env = os.environ.get("PIPEDRIVE_SPEC_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "pipedrive-api"
+    if env:
+        return Path(env)
+    local = REPO_ROOT / ".specs"
+    return local if (local / "openapi-v1.yaml").is_file() else REPO_ROOT.parent / "shared" / "pipedrive-api"
 
 
 def load_spec(path: Path) -> dict[str, Any]:

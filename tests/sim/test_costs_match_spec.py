@@ -1,8 +1,8 @@
 """The simulator's token-cost table (``pipedrive_sim/costs.py``) matches the official specs.
 
 Each GET operation's cost is the ``x-token-cost`` extension of the operation in
-``openapi-v1.yaml`` / ``openapi-v2.yaml``. The specs are found through ``PIPEDRIVE_SPEC_DIR``
-(default ``<repo>/../shared/pipedrive-api``); a missing spec is a failure, not a skip.
+``openapi-v1.yaml`` / ``openapi-v2.yaml``, found as `tests/spec_files.py` says; without them the
+tests skip, and fail under ``CI=true``.
 """
 
 from __future__ import annotations
