@@ -24,7 +24,7 @@ that delivers the table's rows and counts the pages that endpoint needs:
   `stage_change_time` set (full load) and not older than the previous run's `deals` cursor
   (incremental runs), so a deal edited without moving stage costs nothing.
 
-Costs are each operation's `x-token-cost` (`pipedrive_sim.costs.token_cost`).
+Costs are each operation's `x-token-cost` (`pipedrive_sim.http.routes.token_cost`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipedrive_sim.costs import token_cost
+from pipedrive_sim.http.routes import token_cost
 
 from .harness import ceil_div
 

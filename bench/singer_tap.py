@@ -100,7 +100,7 @@ def ensure_tap_venv() -> Path:
 
 
 def _sim_has_v1_deal_products() -> bool:
-    from pipedrive_sim.routes import match
+    from pipedrive_sim.http.routes import match
 
     return match("/v1/deals/1/products") is not None
 

@@ -1,8 +1,10 @@
-"""Pipedrive API simulator: a deterministic fake company account served over HTTP."""
+"""Pipedrive API simulator: a deterministic fake company account served over HTTP.
 
-from .account import Account
-from .clock import VirtualClock
+`pipedrive_sim.data` is the account (records, history, mutations, virtual clock) and
+`pipedrive_sim.http` serves it (`SimServer`); see docs/DESIGN.md sections 1 and 3.
+"""
 
-from .server import SimServer
+from .data import Account, VirtualClock
+from .http import SimServer
 
 __all__ = ["Account", "SimServer", "VirtualClock"]

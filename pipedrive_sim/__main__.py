@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import orjson
 
-from .account import Account
-from .faults import FAULT_KINDS
-from .ratelimit import BURST_LIMITS
-from .server import SimServer
+from .data import Account
+from .http.faults import FAULT_KINDS
+from .http.rate_limits import BURST_LIMITS
+from .http import SimServer
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from .account import Account
-from .server import SimServer
+from .data import Account
+from .http import SimServer
 
 TEST_TOKEN = "sim-token"
 UNTHROTTLED = 1_000_000

@@ -14,7 +14,7 @@ import pytest
 
 from pipedrive.oauth import PipedriveOAuth
 from pipedrive_sim import SimServer
-from pipedrive_sim.oauth import ENDPOINT as TOKEN_ENDPOINT
+from pipedrive_sim.http.oauth import ENDPOINT as TOKEN_ENDPOINT
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.source.conftest import _dlt_env  # noqa: F401 - fixture used by _oauth_env
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from pipedrive_sim import SimServer
-from pipedrive_sim.oauth import ENDPOINT
+from pipedrive_sim.http.oauth import ENDPOINT
 
 CLIENT = ("sim-client", "sim-client-secret")
 REFRESH = "sim-refresh-configured"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from pipedrive_sim import Account
-from pipedrive_sim import dealflow
+from pipedrive_sim.data import deal_flow
+from pipedrive_sim.http import flow_filter
 
 
 @pytest.fixture()
@@ -41,7 +42,7 @@ def test_small_flows_have_every_kind_newest_first(small: Account) -> None:
         counts.update(i["object"] for i in flow)
         stamps = [i["timestamp"] for i in flow]
         assert stamps == sorted(stamps, reverse=True), deal["id"]
-    assert set(counts) == set(dealflow.KINDS), counts
+    assert set(counts) == set(deal_flow.KINDS), counts
     assert counts["deal"] == len(deals)  # one creation item per deal
     assert 8 <= sum(counts.values()) / len(deals) <= 12  # about 10 flow items per deal
 
@@ -67,17 +68,17 @@ def test_matches_items_aliases_and_all_changes() -> None:
     follower = {"object": "follower", "data": {}}
     plain_mail = {"object": "mailMessage", "data": {"has_attachments_flag": 0}}
     attached_mail = {"object": "mailMessage", "data": {"has_attachments_flag": 1}}
-    everything = dealflow.wanted_kinds("")
+    everything = flow_filter.wanted_kinds("")
     assert everything is None
-    assert dealflow.matches(change, None, False) and not dealflow.matches(custom, None, False)
-    assert dealflow.matches(custom, None, True)
-    assert dealflow.matches(change, dealflow.wanted_kinds("change"), False)
-    assert dealflow.matches(follower, dealflow.wanted_kinds("note, dealFollower"), False)
-    assert not dealflow.matches(follower, dealflow.wanted_kinds("note"), False)
-    with_attachment = dealflow.wanted_kinds("mailMessageWithAttachment")
-    assert dealflow.matches(attached_mail, with_attachment, False)
-    assert not dealflow.matches(plain_mail, with_attachment, False)
-    assert dealflow.matches(plain_mail, dealflow.wanted_kinds("mailMessage"), False)
+    assert flow_filter.matches(change, None, False) and not flow_filter.matches(custom, None, False)
+    assert flow_filter.matches(custom, None, True)
+    assert flow_filter.matches(change, flow_filter.wanted_kinds("change"), False)
+    assert flow_filter.matches(follower, flow_filter.wanted_kinds("note, dealFollower"), False)
+    assert not flow_filter.matches(follower, flow_filter.wanted_kinds("note"), False)
+    with_attachment = flow_filter.wanted_kinds("mailMessageWithAttachment")
+    assert flow_filter.matches(attached_mail, with_attachment, False)
+    assert not flow_filter.matches(plain_mail, with_attachment, False)
+    assert flow_filter.matches(plain_mail, flow_filter.wanted_kinds("mailMessage"), False)
 
 
 def test_follower_add_and_remove(account: Account) -> None:

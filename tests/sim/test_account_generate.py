@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from pipedrive_sim import Account
-from pipedrive_sim.sizes import SIZES
+from pipedrive_sim.data.sizes import SIZES
 
 CORE = ("deals", "persons", "organizations", "activities", "products", "deal_products")
 

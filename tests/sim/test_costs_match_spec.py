@@ -1,4 +1,4 @@
-"""The simulator's token-cost table (``pipedrive_sim/costs.py``) matches the official specs.
+"""The simulator's token-cost table (``pipedrive_sim/http/cost_table.py``) matches the official specs.
 
 Each GET operation's cost is the ``x-token-cost`` extension of the operation in
 ``openapi-v1.yaml`` / ``openapi-v2.yaml``, found as `tests/spec_files.py` says; without them the
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipedrive_sim.costs import TOKEN_COSTS, token_cost
+from pipedrive_sim.http.cost_table import TOKEN_COSTS
+from pipedrive_sim.http.routes import token_cost
 from tests.spec_files import REPO_ROOT, SPEC_FILES, load_spec, spec_dir
 
 
@@ -28,11 +29,11 @@ def spec_get_costs() -> dict[tuple[str, str, str], Any]:
 
 
 def _served_get_operations() -> set[tuple[str, str, str]]:
-    """Return the GET operations the simulator's router serves (``pipedrive_sim.routes.ROUTES``).
+    """Return the GET operations the simulator's router serves (``pipedrive_sim.http.routes.ROUTES``).
 
     Each route names its API version and the spec path template it serves.
     """
-    from pipedrive_sim.routes import ROUTES  # noqa: PLC0415 - HTTP layer, imported late on purpose
+    from pipedrive_sim.http.routes import ROUTES  # noqa: PLC0415 - HTTP layer, imported late on purpose
 
     return {(route.api, "GET", route.path) for route in ROUTES}
 
@@ -106,13 +107,13 @@ def test_costs_py_is_reproducible_from_spec() -> None:
     """Rerunning the generator on the specs yields byte-identical ``cost_table.py``."""
     gen = _load_generator()
     expected = gen.render(gen.extract_costs(spec_dir()))
-    actual = (REPO_ROOT / "pipedrive_sim" / "cost_table.py").read_text()
-    assert actual == expected, "pipedrive_sim/cost_table.py is stale: run pipedrive_sim/tools/extract_costs.py"
+    actual = (REPO_ROOT / "pipedrive_sim" / "http" / "cost_table.py").read_text()
+    assert actual == expected, "pipedrive_sim/http/cost_table.py is stale: run pipedrive_sim/tools/extract_costs.py"
 
 
 def test_every_served_get_operation_has_spec_cost() -> None:
     """Every GET operation the simulator serves is a spec operation, charged the spec's cost."""
-    from pipedrive_sim.routes import ROUTES  # noqa: PLC0415
+    from pipedrive_sim.http.routes import ROUTES  # noqa: PLC0415
 
     served = _served_get_operations()
     spec = spec_get_costs()
@@ -121,7 +122,7 @@ def test_every_served_get_operation_has_spec_cost() -> None:
     assert not unknown, f"served operations that are not GET operations of the spec: {unknown}"
     for op in sorted(served):
         assert token_cost(*op) == spec[op], op
-    # The router charges what the table says (routes compute their cost from costs.py).
+    # The router charges what the table says (routes compute their cost from cost_table.py).
     wrong = [(r.api, r.path, r.cost, spec[(r.api, "GET", r.path)]) for r in ROUTES
              if r.cost != spec[(r.api, "GET", r.path)]]
     assert not wrong, f"routes charging a cost other than the spec's (api, path, charged, spec): {wrong}"

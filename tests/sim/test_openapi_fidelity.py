@@ -1037,7 +1037,7 @@ def test_every_served_route_has_fidelity_cases() -> None:
 
     Also prints the spec GET operations the simulator does not serve (`-s` to see them).
     """
-    from pipedrive_sim.routes import ROUTES  # noqa: PLC0415
+    from pipedrive_sim.http.routes import ROUTES  # noqa: PLC0415
 
     served = {(r.api, r.path) for r in ROUTES}
     covered = {(c.api, c.path) for c in LIST_CASES}
@@ -1054,7 +1054,7 @@ def test_every_served_route_has_fidelity_cases() -> None:
 
 def test_server_charges_spec_token_costs(sim: Sim) -> None:
     """Each served request is charged its operation's `x-token-cost` (server.log, real requests)."""
-    from pipedrive_sim.costs import token_cost  # noqa: PLC0415
+    from pipedrive_sim.http.routes import token_cost  # noqa: PLC0415
 
     sim.server.reset_log()
     case = Case("cost v1 /deals/{id}/flow", "v1", "/deals/{id}/flow", paged=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .dataset import is_archived
+from ..data import is_archived
 from .errors import bad_request
 from .index import Row, parse_timestamp
 

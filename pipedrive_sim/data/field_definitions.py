@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .timefmt import v1_ts, v2_ts
+from .timestamps import v1_ts, v2_ts
 
 #: Field sets served by both API versions.
 FIELD_SETS_V2 = ("deal", "person", "organization", "activity", "product", "project")

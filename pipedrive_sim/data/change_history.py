@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .timefmt import v1_ts
+from .timestamps import v1_ts
 
 _AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .fields import FieldDef
-from .timefmt import v2_to_v1
-from .values import flatten_v1
+from .field_definitions import FieldDef
+from .timestamps import v2_to_v1
+from .custom_values import flatten_v1
 
 _PARTS = ("subpremise", "street_number", "route", "sublocality", "locality", "admin_area_level_1",
           "admin_area_level_2", "country", "postal_code")

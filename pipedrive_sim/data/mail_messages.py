@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .timefmt import v2_ts
+from .timestamps import v2_ts
 
 _COMPANY_ID = 7001
 #: Share of deals with mail, and the most messages such a deal has.

@@ -1,6 +1,6 @@
 """Handler kinds of the route table: each turns (route, request) into a JSON body.
 
-Handlers never mutate records; they read the :class:`~pipedrive_sim.index.IndexStore` (cached
+Handlers never mutate records; they read the :class:`~pipedrive_sim.http.index.IndexStore` (cached
 sorted rows and serialized bytes) or the small per-deal lists of the account, and assemble the
 body from cached byte chunks.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import dealflow
+from . import flow_filter
 from .errors import bad_request, not_found
 from .filters import FilterContext, build_predicate, parse_int_param
 from .index import IndexStore, Row, SortedView, id_key, normalize
@@ -61,7 +61,7 @@ class Request:
     null_item_chance: Callable[[], bool] | None = None
 
     def filter_context(self) -> FilterContext:
-        """Context for :func:`~pipedrive_sim.filters.build_predicate`."""
+        """Context for :func:`~pipedrive_sim.http.filters.build_predicate`."""
         return FilterContext(now=self.now, lookup=self.store.get)
 
 
@@ -288,11 +288,11 @@ def fields_v1(route: Route, req: Request) -> bytes:
 def deal_flow(route: Route, req: Request) -> bytes:
     """``/deals/{id}/flow``: newest first; ``items`` filter; custom-field changes only with ``all_changes=1``."""
     deal = deal_row(req)
-    kinds = dealflow.wanted_kinds(req.params.get("items", ""))
+    kinds = flow_filter.wanted_kinds(req.params.get("items", ""))
     all_changes = req.params.get("all_changes") == "1"
     with req.store.lock:
         flow = req.account.deal_flow(deal.id)
-    kept = (i for i in flow if dealflow.matches(i, kinds, all_changes))
+    kept = (i for i in flow if flow_filter.matches(i, kinds, all_changes))
     page, start, limit, more = offset_window(kept, req, route)
     return envelope(dumps_all(page), offset_additional(route, start, limit, more))
 

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .timefmt import v2_to_v1
+from .timestamps import v2_to_v1
 
 _COMPANY_ID = 7001
 

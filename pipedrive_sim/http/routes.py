@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import handlers as h
+from .cost_table import TOKEN_COSTS
 from .recents import recents
-from .costs import token_cost
 
 V2_PREFIXES = ("/api/v2",)
 V1_PREFIXES = ("/v1", "/api/v1")
@@ -36,11 +36,11 @@ class Route:
     Attributes:
         api: ``"v1"`` or ``"v2"``.
         path: path template as in the spec (relative to the version base).
-        handler: handler kind from :mod:`pipedrive_sim.handlers`.
+        handler: handler kind from :mod:`pipedrive_sim.http.handlers`.
         entity: entity key in the account (for entity lists).
         paging: ``cursor`` | ``offset`` | ``offset_flat`` | ``none``.
         max_limit: documented maximum ``limit`` (v2: 500; v1: None means clamp at 500).
-        filters: filter names from :data:`pipedrive_sim.filters.FILTERS`.
+        filters: filter names from :data:`pipedrive_sim.http.filters.FILTERS`.
         sorts: allowed sort fields.
         field_set: field set for ``*Fields`` handlers.
     """
@@ -68,6 +68,24 @@ class Route:
     def endpoint(self) -> str:
         """``"<api> <path>"``, the accounting key."""
         return f"{self.api} {self.path}"
+
+
+def token_cost(api: str, method: str, path_template: str) -> int:
+    """Return the daily-budget token cost of one API operation (its spec ``x-token-cost``).
+
+    Args:
+        api: ``"v1"`` or ``"v2"``.
+        method: HTTP method, any case (only GET operations are tabulated).
+        path_template: path template exactly as in the spec, e.g. ``"/deals/{id}/flow"``.
+
+    Raises:
+        KeyError: the operation is not in the generated table (``cost_table.py``).
+    """
+    key = (api, method.upper(), path_template)
+    try:
+        return TOKEN_COSTS[key]
+    except KeyError:
+        raise KeyError(f"no token cost for {key!r}") from None
 
 
 def v2_fields(path: str, field_set: str) -> Route:

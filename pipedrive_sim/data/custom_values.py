@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .fields import FieldDef
-from .text import sample_text
-from .timefmt import DAY, date_str
+from .field_definitions import FieldDef
+from .text_samples import sample_text
+from .timestamps import DAY, date_str
 
 _CITIES = (
     ("Tallinn", "Harju maakond", "Estonia", "10111"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .factory import lead_uuid
-from .text import person_name
-from .timefmt import DAY, v1_ts, v2_ts
+from .record_factory import lead_uuid
+from .text_samples import person_name
+from .timestamps import DAY, v1_ts, v2_ts
 
 #: Currencies: (code, name, decimal points, symbol, custom?).
 CURRENCIES = (

@@ -36,7 +36,7 @@ class Authenticator:
         api_tokens: accepted API tokens (header ``x-api-token`` or query ``api_token``).
         oauth_tokens: accepted OAuth access tokens (``Authorization: Bearer``), never expiring.
         issuer: accepts the access tokens issued by ``POST /oauth/token`` until they expire
-            (:class:`pipedrive_sim.oauth.OAuthIssuer`), or None.
+            (:class:`pipedrive_sim.http.oauth.OAuthIssuer`), or None.
     """
 
     def __init__(

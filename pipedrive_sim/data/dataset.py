@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .children import ChildEdits
-from .fields import FieldCatalog
-from .flow import DealHistory
+from .deal_children import ChildEdits
+from .field_definitions import FieldCatalog
+from .change_history import DealHistory
 
 #: v2 entities (records in the v2 shape).
 V2_ENTITIES = (
@@ -23,6 +23,10 @@ V1_ENTITIES = (
 DERIVED = ("deal_followers", "deal_participants", "deal_flow", "deal_changelog")
 #: Entities stored as records, keyed by id (lead_sources by name).
 STORED = tuple(e for e in V2_ENTITIES + V1_ENTITIES if e not in DERIVED)
+#: Entities whose records link to a deal through `deal_id` (they appear in the deal's flow).
+LINKED = ("activities", "notes", "files", "call_logs")
+#: Per-deal child kinds the mutation API can add to and remove from deals.
+CHILD_KINDS = ("deal_followers", "deal_participants")
 #: Field set of each entity that has custom or built-in field definitions.
 FIELD_SET_OF = {
     "deals": "deal", "persons": "person", "organizations": "organization", "activities": "activity",

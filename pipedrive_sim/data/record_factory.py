@@ -14,10 +14,10 @@ import uuid
 from typing import Any
 
 from .dataset import Dataset
-from .fields import FieldDef
-from .text import UNICODE_SAMPLES, person_name, sample_text
-from .timefmt import DAY, date_str, v1_ts, v2_ts
-from .values import address_value, flatten_v1, make_value
+from .field_definitions import FieldDef
+from .text_samples import UNICODE_SAMPLES, person_name, sample_text
+from .timestamps import DAY, date_str, v1_ts, v2_ts
+from .custom_values import address_value, flatten_v1, make_value
 
 _POOL = 48  # distinct generated values per custom field
 _NULL_SHARE = 0.3  # share of null custom values in random records

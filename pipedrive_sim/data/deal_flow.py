@@ -17,28 +17,21 @@ first. The kinds and the shape of their `data`:
 | invoice / document | no schema in the spec: a small invented object | its `add_time`        |
 
 Nothing here is stored: the items are rendered from the deal's records and children each
-time (`Account.deal_flow`), so mutations show up immediately.
+time (`Account.deal_flow`), so mutations show up immediately. Which items a request wants
+(`items`, `all_changes`) is the HTTP layer's business (`http/flow_filter.py`).
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from .timefmt import v1_ts, v2_to_v1
+from .timestamps import v1_ts, v2_to_v1
 
 #: The `object` values the simulator produces.
 KINDS = ("dealChange", "deal", "activity", "plannedActivity", "note", "file", "call", "follower",
          "participant", "mailMessage", "invoice", "document")
-#: `items` filter values that select other kinds than their own name (v1 spec parameter list:
-#: "call, activity, plannedActivity, change, note, deal, file, dealChange, personChange, ...,
-#: follower, dealFollower, ..., mailMessage, mailMessageWithAttachment, invoice, document, ...").
-ITEM_ALIASES: dict[str, tuple[str, ...]] = {"change": ("dealChange",), "dealFollower": ("follower",)}
-#: Filter value matching mail messages that have attachments only.
-WITH_ATTACHMENT = "mailMessageWithAttachment"
-CUSTOM_FIELD_KEY = re.compile(r"^[0-9a-f]{40}$")
 #: Share of deals with a (generated) invoice and with a document; neither kind has a spec schema.
 INVOICE_SHARE = 0.03
 DOCUMENT_SHARE = 0.05
@@ -102,28 +95,3 @@ def assemble(items: Iterable[FlowItem]) -> list[dict[str, Any]]:
     """The flow: items newest first (ties: higher `order` first)."""
     return [i.item for i in sorted(items, key=lambda i: (i.stamp, i.order), reverse=True)]
 
-
-def wanted_kinds(items_param: str) -> set[str] | None:
-    """The `items` query parameter as a set of filter values (None: no filter)."""
-    kinds = {k.strip() for k in items_param.split(",") if k.strip()}
-    return kinds or None
-
-
-def matches(flow_item: dict[str, Any], kinds: set[str] | None, all_changes: bool) -> bool:
-    """Whether a flow item passes the `items` filter and the `all_changes` switch.
-
-    Args:
-        flow_item: One item of `Account.deal_flow`.
-        kinds: `wanted_kinds(items)`; None keeps every kind.
-        all_changes: `all_changes=1`; without it `dealChange` items of custom fields are
-            left out ("If omitted returns changes without custom field updates", v1 spec).
-    """
-    kind = flow_item["object"]
-    data = flow_item.get("data") or {}
-    if kind == "dealChange" and not all_changes and CUSTOM_FIELD_KEY.match(data.get("field_key") or ""):
-        return False
-    if kinds is None:
-        return True
-    if kind in kinds or any(kind in ITEM_ALIASES.get(k, ()) for k in kinds):
-        return True
-    return kind == "mailMessage" and WITH_ATTACHMENT in kinds and bool(data.get("has_attachments_flag"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..data import V2_ENTITIES
 from .errors import bad_request
 from .handlers import Request, envelope, offset_window
 from .index import Row, SortKey, id_key, parse_timestamp
@@ -37,7 +38,6 @@ RECENT_ITEMS: Mapping[str, str] = {
     "stage": "stages",
     "user": "users",
 }
-V2_ENTITIES = frozenset({"activities", "deals", "persons", "organizations", "pipelines", "products", "stages"})
 V1_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 import orjson
 
+from ..data import INCLUDE_FIELDS
+
 SortKey = tuple[Any, ...]
 
 
@@ -48,11 +50,6 @@ def parse_timestamp(value: str) -> float:
 
 
 MEMO_SIZE = 64
-#: Fields returned only when asked for with the v2 ``include_fields`` parameter.
-INCLUDE_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
-    "deals": ("products_count", "first_won_time"),
-    "activities": ("attendees",),
-}
 #: Entities whose last-update time is not ``update_time`` (v1 users carry ``modified``).
 UPDATE_TIME_FIELDS: dict[str, str] = {"users": "modified"}
 TIME_FIELDS = frozenset({"update_time", "add_time", "due_date", "log_time", "time", "timestamp"})
@@ -221,7 +218,7 @@ class IndexStore:
                 index = EntityIndex(
                     version,
                     list(self.account.records(entity)),
-                    INCLUDE_ONLY_FIELDS.get(entity, ()),
+                    INCLUDE_FIELDS.get(entity, ()),
                     UPDATE_TIME_FIELDS.get(entity, "update_time"),
                 )
                 self._indexes[entity] = index

@@ -38,7 +38,7 @@ from .faults import FaultRule, FaultSet, Latency
 from .handlers import Request
 from .index import IndexStore
 from .oauth import DEFAULT_EXPIRES_IN, ENDPOINT as OAUTH_ENDPOINT, TOKEN_PATHS, OAuthIssuer
-from .ratelimit import AbuseGuard, BurstLimiter, DailyBudget
+from .rate_limits import AbuseGuard, BurstLimiter, DailyBudget
 from .routes import ROUTES, match
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",

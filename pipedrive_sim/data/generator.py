@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from . import config
+from . import reference_records
 from .dataset import STORED, Dataset, is_archived
-from .factory import RecordFactory
-from .fields import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
-from .flow import DealHistory, HistorySpec
+from .record_factory import RecordFactory
+from .field_definitions import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
+from .change_history import DealHistory, HistorySpec
 from .sizes import counts
-from .timefmt import DAY, parse_ts, v1_ts, v2_ts
+from .timestamps import DAY, parse_ts, v1_ts, v2_ts
 
 HISTORY = 4 * 365 * DAY  # generated records were added within this span before now
 RETENTION = 30 * DAY  # deleted deals stay visible (status=deleted) this long
@@ -54,8 +54,8 @@ def generate(size: str, seed: int, now: int) -> Dataset:
     n = counts(size)
     created = now - HISTORY - 200 * DAY
     data = Dataset(seed, size, {e: {} for e in STORED}, FieldCatalog(created), DealHistory(seed))
-    _config(data, n, seed, created)
-    _recent_config_changes(data, now)
+    _reference_records(data, n, seed, created)
+    _recent_reference_changes(data, now)
     _custom_fields(data, seed, created)
     data.next_ids = {e: n.get(e, 0) + 1 for e in STORED if e not in ("lead_sources",)}
     for e in ("deals",):
@@ -68,27 +68,27 @@ def generate(size: str, seed: int, now: int) -> Dataset:
     return data
 
 
-def _config(data: Dataset, n: dict[str, int], seed: int, created: int) -> None:
+def _reference_records(data: Dataset, n: dict[str, int], seed: int, created: int) -> None:
     rng = random.Random(f"{seed}:config")
     store = data.store
-    pipelines, stages = config.pipelines_and_stages(max(n["pipelines"], 1), created)
+    pipelines, stages = reference_records.pipelines_and_stages(max(n["pipelines"], 1), created)
     rows: dict[str, list[dict[str, Any]]] = {
-        "users": config.users(max(n["users"], 1), created, rng),
-        "currencies": config.currencies(),
-        "activity_types": config.activity_types(created),
+        "users": reference_records.users(max(n["users"], 1), created, rng),
+        "currencies": reference_records.currencies(),
+        "activity_types": reference_records.activity_types(created),
         "pipelines": pipelines, "stages": stages,
-        "roles": config.roles(n["roles"]),
-        "filters": config.filters(n["filters"], created),
-        "goals": config.goals(n["goals"], created),
-        "lead_labels": config.lead_labels(n["lead_labels"], seed, created),
+        "roles": reference_records.roles(n["roles"]),
+        "filters": reference_records.filters(n["filters"], created),
+        "goals": reference_records.goals(n["goals"], created),
+        "lead_labels": reference_records.lead_labels(n["lead_labels"], seed, created),
     }
     for entity, recs in rows.items():
         store[entity] = {r["id"]: r for r in recs}
-    store["lead_sources"] = {r["name"]: r for r in config.lead_sources()}
+    store["lead_sources"] = {r["name"]: r for r in reference_records.lead_sources()}
 
 
-def _recent_config_changes(data: Dataset, now: int) -> None:
-    """Touch one record of each config entity a few days ago, so `/recents` sees config too."""
+def _recent_reference_changes(data: Dataset, now: int) -> None:
+    """Touch one record of each reference kind a few days ago, so `/recents` sees config too."""
     store = data.store
     touches = (("pipelines", 1, "update_time", v2_ts), ("stages", 1, "update_time", v2_ts),
                ("activity_types", 1, "update_time", v1_ts), ("users", 1, "modified", v1_ts),
