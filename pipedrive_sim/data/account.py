@@ -25,6 +25,7 @@ from .dataset import DERIVED, FIELD_SET_OF, LINKED, STORED, V2_ENTITIES
 from .field_mutations import FieldMutations
 from .generator import generate
 from .mutations import RecordMutations
+from .reference_records import COMPANY_ID
 from .timestamps import parse_ts, v1_ts, v2_to_v1
 from .v1_shapes import record_to_v1
 
@@ -209,7 +210,7 @@ class Account(RecordMutations, FieldMutations):
         """The v1 `/users/me` object of the token owner (user 1) with company data."""
         return {
             **self.data.store["users"][1],
-            "company_id": 7001, "company_name": "Simulated Company 🚀", "company_domain": "simco",
+            "company_id": COMPANY_ID, "company_name": "Simulated Company 🚀", "company_domain": "simco",
             "company_country": "EE", "company_industry": "Software",
             "language": {"language_code": "en", "country_code": "US"},
         }

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from .reference_records import COMPANY_ID
 from .timestamps import v2_to_v1
 
-_COMPANY_ID = 7001
 
 
 @dataclass
@@ -75,12 +75,12 @@ def participant(row_id: int, deal: dict[str, Any], person: dict[str, Any],
     return {
         "id": row_id,
         "person_id": {"active_flag": True, "name": person["name"], "email": email, "phone": phone,
-                      "owner_id": person["owner_id"], "company_id": _COMPANY_ID, "value": person["id"]},
+                      "owner_id": person["owner_id"], "company_id": COMPANY_ID, "value": person["id"]},
         "add_time": v2_to_v1(add_time or deal["add_time"]),
         "active_flag": True,
         "related_item_data": {"deal_id": deal["id"], "title": deal["title"]},
         "person": {
-            "id": person["id"], "company_id": _COMPANY_ID, "active_flag": True, "phone": phone, "email": email,
+            "id": person["id"], "company_id": COMPANY_ID, "active_flag": True, "phone": phone, "email": email,
             "first_char": person["name"][:1].lower(), "add_time": v2_to_v1(person["add_time"]),
             "update_time": v2_to_v1(person["update_time"]), "visible_to": str(person["visible_to"]),
             "label_ids": list(person["label_ids"]), "org_name": org["name"] if org else None,

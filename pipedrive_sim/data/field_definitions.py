@@ -290,8 +290,11 @@ class FieldDef:
             "id": self.id,
             "key": self.key,
             "name": self.name,
+            "group_id": None,
             "order_nr": self.order_nr,
+            "picklist_data": None,
             "field_type": self.v1_type(allowed),
+            "json_column_flag": self.is_custom,  # custom values live in a JSON column
             "add_time": v1_ts(self.add_ts),
             "update_time": v1_ts(self.update_ts),
             "last_updated_by_user_id": 1 if self.update_ts is not None else None,
@@ -307,6 +310,9 @@ class FieldDef:
             "filtering_allowed": True,
             "sortable_flag": True,
             "mandatory_flag": self.key == "title",
+            "restriction_settings": [],
+            "user_restrictions": None,
+            "description": None,
             "options": None if self.options is None else [{"id": o.id, "label": o.label} for o in self.options],
             "is_subfield": False,
         }
@@ -459,15 +465,57 @@ class FieldCatalog:
             raise KeyError(f"unknown field set {field_set!r}")
         fields = self.all(field_set)
         if api == "v2":
-            return [fd.to_v2() for fd in fields]
+            return [_v2_set_keys(field_set, fd.to_v2()) for fd in fields]
         if field_set == "note":
             return [fd.to_v1_note() for fd in fields]
         if field_set == "product":
             out = [fd.to_v1(V1_PRODUCT_TYPES) for fd in fields]
             for item in out:  # the v1 product field schema has no nullable options
                 item["options"] = item["options"] or []
-            return out
-        return [fd.to_v1() for fd in fields]
+            return [_v1_set_keys(field_set, item) for item in out]
+        return [_v1_set_keys(field_set, fd.to_v1()) for fd in fields]
+
+
+#: v1 `*Fields`: the field whose value links to the record's page (`use_field`, `link`), as
+#: a real `/dealFields` answer has them on the deal title.
+_V1_LINKS = {"deal": ("title", "/deal/"), "person": ("name", "/person/"),
+             "organization": ("name", "/organization/"), "product": ("name", "/product/")}
+#: v1 `/dealFields`: bulk edit allowed only for deals in a status (shape as `mandatory_flag`'s
+#: condition on won_time in a real answer; the key's own shape is not documented anywhere).
+_V1_BULK_EDIT_CONDITIONS = {"won_time": {"status": "=won"}, "lost_time": {"status": "=lost"},
+                            "lost_reason": {"status": "=lost"}}
+#: v2 field sets whose spec declares `important_fields` / `required_fields`.
+_V2_IMPORTANCE_SETS = ("deal", "person", "organization", "project")
+#: v2 deal fields configured as important (at stages) or required (when won, per pipeline id).
+_V2_IMPORTANT_AT = {"value": [2, 3]}
+_V2_REQUIRED_WHEN = {"expected_close_date": {"1": ["won"]}}
+
+
+def _v1_set_keys(field_set: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Add the keys of a v1 field item that depend on its set (deal pipelines, record links)."""
+    if field_set == "deal":
+        item["show_in_pipelines"] = {"show_in_all": True}
+        if item["key"] in _V1_BULK_EDIT_CONDITIONS:
+            item["bulk_edit_allowed_conditions"] = _V1_BULK_EDIT_CONDITIONS[item["key"]]
+    if _V1_LINKS.get(field_set, ("",))[0] == item["key"]:
+        item["use_field"], item["link"] = "id", _V1_LINKS[field_set][1]
+    return item
+
+
+def _v2_set_keys(field_set: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Add `important_fields` / `required_fields` where the v2 spec declares them (deal fields
+    also carry stage ids and won/lost statuses; the other sets only the switch)."""
+    if field_set not in _V2_IMPORTANCE_SETS:
+        return item
+    code = item["field_code"]
+    is_deal = field_set == "deal"
+    stages = _V2_IMPORTANT_AT.get(code, []) if is_deal else []
+    statuses = _V2_REQUIRED_WHEN.get(code, {}) if is_deal else {}
+    item["important_fields"] = {"enabled": bool(stages), "stage_ids": list(stages)}
+    item["required_fields"] = {"enabled": bool(statuses)}
+    if is_deal:
+        item["required_fields"] |= {"stage_ids": [], "statuses": dict(statuses)}
+    return item
 
 
 def _lines(table: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from . import reference_records
 from .dataset import STORED, Dataset, is_archived
-from .record_factory import RecordFactory
+from .record_factory import LINKED_NOTE, RecordFactory, local_close_dates
 from .field_definitions import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
 from .change_history import DealHistory, HistorySpec
 from .sizes import counts
@@ -176,12 +176,13 @@ class _Generator:
         self.deals()
         self.deal_products()
         self.fill("activities", f("activities").activity, n["activities"])
+        self.fill("leads", f("leads").lead, n["leads"])  # before notes: notes embed their lead's title
         self.fill("notes", f("notes").note, n["notes"])
         self.fill("files", f("files").file, n["files"])
-        self.fill("leads", f("leads").lead, n["leads"])
         self.fill("call_logs", f("call_logs").call_log, n["call_logs"])
         self.fill("projects", f("projects").project, n["projects"])
         self.fill("tasks", f("tasks").task, n["tasks"])
+        self.edges["notes:lead_project_task"] = [LINKED_NOTE] if LINKED_NOTE in self.data.store["notes"] else []
         self.archive("leads")
         self.archive("projects")
         self.field_changes()
@@ -246,6 +247,7 @@ class _Generator:
                 stamp = v2_ts(close_ts)
                 rec["close_time"] = stamp
                 rec["won_time" if status == "won" else "lost_time"] = stamp
+                rec |= local_close_dates(*((close_ts, None) if status == "won" else (None, close_ts)), close_ts)
                 if rec["first_won_time"] is not None:
                     rec["first_won_time"] = stamp
             set_keys = [k for k, v in rec["custom_fields"].items() if v is not None]
@@ -316,8 +318,8 @@ class _Generator:
     def archive(self, entity: str) -> None:
         """Archive the second record of an entity and ~5% of the others.
 
-        Leads get `is_archived: true`; projects get `archive_time` (their v2 shape has no flag,
-        an archived project is one with a non-null `archive_time`), stamped with `update_time`.
+        Both get `archive_time` (stamped with `update_time`); leads also `is_archived: true`
+        (the v2 project shape has no flag: an archived project is one with an `archive_time`).
 
         Args:
             entity: `leads` or `projects`.
@@ -326,9 +328,8 @@ class _Generator:
         records = list(self.data.store[entity].values())
         archived = [r for i, r in enumerate(records) if i == 1 or (i > 2 and rng.random() < 0.05)]
         for rec in archived:
-            if entity == "projects":
-                rec["archive_time"] = rec["update_time"]
-            else:
+            rec["archive_time"] = rec["update_time"]
+            if entity == "leads":
                 rec["is_archived"] = True
         self.edges[f"{entity}:archived"] = [r["id"] for r in archived]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .reference_records import COMPANY_ID
 from .timestamps import v2_ts
 
-_COMPANY_ID = 7001
 #: Share of deals with mail, and the most messages such a deal has.
 MAIL_SHARE = 0.3
 MAX_MESSAGES = 3
@@ -80,6 +80,6 @@ def mail_messages(seed: int, deal: dict[str, Any], add_ts: int, end_ts: int,
             "add_time": stamp, "update_time": stamp, "has_attachments_flag": int(attached),
             "has_inline_attachments_flag": 0, "has_real_attachments_flag": int(attached),
             "mua_message_id": f"{msg_id}@mailer.example.com", "template_id": None,
-            "item_type": "mailMessage", "timestamp": stamp, "company_id": _COMPANY_ID,
+            "item_type": "mailMessage", "timestamp": stamp, "company_id": COMPANY_ID,
         }))
     return out

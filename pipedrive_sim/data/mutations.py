@@ -16,7 +16,9 @@ from . import deal_children
 from .account_state import AccountState
 from .custom_values import flatten_v1
 from .dataset import CHILD_KINDS, STORED
-from .record_factory import RecordFactory, lead_uuid
+from .record_factory import RecordFactory, local_close_dates
+from .reference_records import lead_uuid
+from .timestamps import parse_ts
 
 #: Entities `create` builds with a record factory (others take the given dict as is).
 _BUILDERS = {
@@ -27,12 +29,13 @@ _BUILDERS = {
 #: Archivable entity -> keys `archive` sets (`is_archived` to true, `archive_time` to now);
 #: v2 projects have no `is_archived` flag, only `archive_time`.
 _ARCHIVE_KEYS: dict[str, tuple[str, ...]] = {
-    "deals": ("is_archived", "archive_time"), "leads": ("is_archived",), "projects": ("archive_time",),
+    "deals": ("is_archived", "archive_time"), "leads": ("is_archived", "archive_time"), "projects": ("archive_time",),
 }
 #: First id of followers/participants added through the mutation API (generated: deal id * 10 + k).
 _FIRST_CHILD_ID = 1_000_000_000
-#: Keys the mutation API owns; changes to them are not logged as deal changes.
-_NOT_LOGGED = ("update_time", "add_time", "id")
+#: Keys the mutation API owns or derives (the local dates follow the `*_time` keys, which are
+#: not logged either); changes to them are not logged as deal changes.
+_NOT_LOGGED = ("update_time", "add_time", "id", "local_won_date", "local_lost_date", "local_close_date")
 
 
 class RecordMutations(AccountState):
@@ -215,6 +218,7 @@ class RecordMutations(AccountState):
             elif status == "open":
                 new["close_time"] = None
                 new["won_time"] = new["lost_time"] = None
+        new |= local_close_dates(*(parse_ts(new.get(k)) for k in ("won_time", "lost_time", "close_time")))
 
     def _log_changes(self, old: dict[str, Any], new: dict[str, Any], user_id: int = 1) -> None:
         ts = self.clock.timestamp()
@@ -262,8 +266,8 @@ class RecordMutations(AccountState):
     def archive(self, entity: str, rec_id: Any) -> dict[str, Any]:
         """Archive a deal, lead or project: it moves from the default to the archived listing.
 
-        Deals get `is_archived: true` and `archive_time`, leads `is_archived: true`, projects
-        `archive_time` (their only archive marker in the v2 shape).
+        Deals and leads get `is_archived: true` and `archive_time`, projects `archive_time`
+        (their only archive marker in the v2 shape).
 
         Raises:
             ValueError: For entities that cannot be archived.

@@ -10,29 +10,25 @@ without a value is `null`, like the real API sends it (e.g. v2 deal `person_id`,
 from __future__ import annotations
 
 import random
-import uuid
 from typing import Any
 
 from .dataset import Dataset
+from .reference_records import COMPANY_ID, lead_uuid
 from .field_definitions import FieldDef
 from .text_samples import UNICODE_SAMPLES, person_name, sample_text
-from .timestamps import DAY, date_str, v1_ts, v2_ts
+from .timestamps import DAY, date_str, local_date, v1_ts, v2_ts
 from .custom_values import address_value, flatten_v1, make_value
 
 _POOL = 48  # distinct generated values per custom field
 _NULL_SHARE = 0.3  # share of null custom values in random records
 
+#: The generated note attached to a lead, a project and a task (and pinned to the lead).
+LINKED_NOTE = 4
 #: Fields that v2 returns only when asked with `include_fields`; stored on the records.
 INCLUDE_FIELDS: dict[str, tuple[str, ...]] = {
     "deals": ("products_count", "first_won_time"),
     "activities": ("attendees",),
 }
-
-
-def lead_uuid(seed: int, kind: str, n: int) -> str:
-    """Deterministic UUID (v4 layout) for leads and lead labels."""
-    rnd = random.Random(f"{seed}:{kind}:{n}")
-    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
 
 
 class RecordFactory:
@@ -95,6 +91,12 @@ class RecordFactory:
             self._users = list(self.data.store["users"]) or [1]
         return self._users[int(self.rng.random() * len(self._users))]
 
+    def _creator(self, rec_id: int, owner: int) -> int:
+        """Who created a record: mostly its owner, every fifth one a colleague (no random draw,
+        so adding the key left every other generated value as it was)."""
+        users = self._users if self._users is not None else list(self.data.store["users"]) or [1]
+        return owner if rec_id % 5 else users[rec_id % len(users)]
+
     def _ref(self, entity: str, share: float) -> int | None:
         """A random existing-range id of `entity`, or None with probability 1 - share."""
         top = self.data.next_ids.get(entity, 1) - 1
@@ -118,10 +120,10 @@ class RecordFactory:
         value = 0 if blank else round(rng.uniform(0, 100000), 2)
         if close is None and status in ("won", "lost"):
             close = rng.randint(add, upd)
+        title = title if title is not None else ("" if blank else self.text())
+        owner = self._user() if not blank else 1
         rec: dict[str, Any] = {
-            "id": id,
-            "title": title if title is not None else ("" if blank else self.text()),
-            "owner_id": self._user() if not blank else 1,
+            "id": id, "title": title, "creator_user_id": 1 if blank else self._creator(id, owner), "owner_id": owner,
             "person_id": None if blank else self._ref("persons", 0.85),
             "org_id": None if blank else self._ref("organizations", 0.7),
         }
@@ -136,6 +138,7 @@ class RecordFactory:
             "won_time": v2_ts(close) if status == "won" else None,
             "lost_time": v2_ts(close) if status == "lost" else None,
         }
+        rec |= local_close_dates(close if status == "won" else None, close if status == "lost" else None, close)
         rec["expected_close_date"] = date_str(add + (0 if blank else rng.randint(0, 180)) * DAY)
         rec |= {
             "label_ids": [] if blank else rng.sample((1, 2, 3), rng.randint(0, 2)),
@@ -311,7 +314,7 @@ class RecordFactory:
 
     # -- v1 entities ---------------------------------------------------------------------
     def note(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
-        """A v1 note, attached to a deal, person and/or organization."""
+        """A v1 note, attached to a deal, person and/or organization (or a lead, project, task)."""
         rng = self.rng
         user = 1 if blank else self._user()
         users = self.data.store["users"]
@@ -327,15 +330,41 @@ class RecordFactory:
             target = self.data.store[entity].get(ref) if ref else None
             rec[key] = None if target is None else ref
             rec[obj] = None if target is None else {attr: target[attr]}
+        links = self._note_links(id, rec["deal_id"] is None) if not blank else {}
+        lead = self.data.store["leads"].get(links.get("lead_id"))
         rec |= {
+            "lead_id": links.get("lead_id"), "lead": None if lead is None else {"title": lead["title"]},
+            "project_id": links.get("project_id"), "task_id": links.get("task_id"),
             "last_update_user_id": user,
             "pinned_to_deal_flag": rec["deal_id"] is not None and rng.random() < 0.1,
+            "pinned_to_lead_flag": bool(links.get("pinned_to_lead")),
             "pinned_to_organization_flag": False, "pinned_to_person_flag": False,
             "pinned_to_project_flag": False, "pinned_to_task_flag": False,
             "update_time": v1_ts(upd),
             "user": _user_ref(users.get(user)), "user_id": user,
         }
         return rec
+
+    def _note_links(self, note_id: int, without_deal: bool) -> dict[str, Any]:
+        """Lead, project and task a generated note is attached to (most have none).
+
+        Drawn from a random source of their own (seeded by the note id), so adding these keys
+        left every other generated value as it was. A third of the notes without a deal belong
+        to a lead; one in twenty notes to a project, half of those to one of its tasks. Note
+        `LINKED_NOTE` has all three (and is pinned to its lead), so every size shows them.
+        """
+        aux = random.Random(self.data.seed * 1_000_033 + note_id)
+        top = {e: self.data.next_ids.get(e, 1) - 1 for e in ("leads", "projects", "tasks")}
+        every = note_id == LINKED_NOTE
+        out: dict[str, Any] = {}
+        if top["leads"] and (every or (without_deal and aux.random() < 0.3)):
+            out["lead_id"] = lead_uuid(self.data.seed, "lead", aux.randint(1, top["leads"]))
+            out["pinned_to_lead"] = every or aux.random() < 0.1
+        if top["projects"] and (every or aux.random() < 0.05):
+            out["project_id"] = aux.randint(1, top["projects"])
+            if top["tasks"] and (every or aux.random() < 0.5):
+                out["task_id"] = aux.randint(1, top["tasks"])
+        return out
 
     def file(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v1 file record (metadata only)."""
@@ -371,7 +400,7 @@ class RecordFactory:
             "organization_id": None if blank else self._ref("organizations", 0.5),
             "source_name": "Manually created" if blank else rng.choice(("Manually created", "Web forms", "API")),
             "origin": "ManuallyCreated", "origin_id": None, "channel": None, "channel_id": None,
-            "source_deal_id": None, "is_archived": False, "was_seen": not blank and rng.random() < 0.5,
+            "source_deal_id": None, "is_archived": False, "archive_time": None, "was_seen": not blank and rng.random() < 0.5,
             "value": None if blank or rng.random() < 0.3 else {"amount": rng.randint(0, 50000), "currency": "EUR"},
             "expected_close_date": None if blank or rng.random() < 0.5 else date_str(add + 30 * DAY),
             "next_activity_id": None, "add_time": v2_ts(add), "update_time": v2_ts(upd),
@@ -393,8 +422,14 @@ class RecordFactory:
         }
         for key, entity, share in (("person_id", "persons", 0.7), ("deal_id", "deals", 0.5)):
             rec[key] = None if blank else self._ref(entity, share)
-        rec |= {"note": "", "id": f"{n:024x}", "has_recording": False, "company_id": 7001}
+        rec |= {"note": "", "id": f"{n:024x}", "has_recording": False, "company_id": COMPANY_ID}
         return rec
+
+
+def local_close_dates(won: int | None, lost: int | None, close: int | None) -> dict[str, str | None]:
+    """A v2 deal's `local_won_date`, `local_lost_date` and `local_close_date`: the dates of its
+    won, lost and close times in the company's time zone (null while they have not happened)."""
+    return {"local_won_date": local_date(won), "local_lost_date": local_date(lost), "local_close_date": local_date(close)}
 
 
 def _v2_address(addr: dict[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,14 @@ roles, filters, goals, lead labels and lead sources (v1 shapes, pipelines/stages
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
-from .record_factory import lead_uuid
 from .text_samples import person_name
-from .timestamps import DAY, v1_ts, v2_ts
+from .timestamps import COMPANY_TIMEZONE, DAY, v1_ts, v2_ts
 
+#: `company_id` of every record that carries one (the account is one company).
+COMPANY_ID = 7001
 #: Currencies: (code, name, decimal points, symbol, custom?).
 CURRENCIES = (
     ("EUR", "Euro", 2, "€", False), ("USD", "US Dollar", 2, "$", False),
@@ -32,6 +34,12 @@ _PIPELINE_NAMES = ("Sales", "Partners 🤝", "販売パイプライン", "Renewa
 _LABEL_COLORS = ("blue", "green", "red", "yellow", "purple", "gray")
 
 
+def lead_uuid(seed: int, kind: str, n: int) -> str:
+    """Deterministic UUID (v4 layout) for leads and lead labels."""
+    rnd = random.Random(f"{seed}:{kind}:{n}")
+    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
 def users(n: int, created: int, rng: random.Random) -> list[dict[str, Any]]:
     """v1 users; user 1 is the token owner (admin, `is_you`), the last of 3+ is deactivated."""
     out = []
@@ -43,9 +51,11 @@ def users(n: int, created: int, rng: random.Random) -> list[dict[str, Any]]:
             "email": f"user{i}@example.com", "phone": None if i % 2 else f"+37250000{i:03d}",
             "activated": active, "last_login": v1_ts(created + (i + 200) * DAY),
             "created": v1_ts(created + i * DAY), "modified": None if i == 2 else v1_ts(created + (i + 100) * DAY),
-            "has_created_company": i == 1,
+            # who signed up (user 1) has a sign-up form variant; invited colleagues have none
+            "signup_flow_variation": "short_form" if i == 1 else None,
+            "has_created_company": i == 1, "is_admin": 1 if i == 1 else 0,
             "access": [{"app": "sales", "admin": i == 1, "permission_set_id": f"ps-{1 if i == 1 else 2}"}],
-            "active_flag": active, "timezone_name": "Europe/Tallinn", "timezone_offset": "+02:00",
+            "active_flag": active, "timezone_name": COMPANY_TIMEZONE, "timezone_offset": "+02:00",
             "role_id": 1, "icon_url": None, "is_you": i == 1, "is_deleted": False,
         })
     return out

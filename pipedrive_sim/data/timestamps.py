@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import calendar
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 DAY = 86400
+#: The company's time zone (its users' `timezone_name`): `local_*_date` values are dates there.
+COMPANY_TIMEZONE = "Europe/Tallinn"
+_COMPANY_ZONE = ZoneInfo(COMPANY_TIMEZONE)
 
 
 def v2_ts(ts: int | None) -> str | None:
@@ -32,6 +37,17 @@ def date_str(ts: int | None) -> str | None:
     if ts is None:
         return None
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def local_date(ts: int | None) -> str | None:
+    """Format epoch seconds as the `YYYY-MM-DD` date in the company's time zone.
+
+    A deal won at 23:30 UTC in winter is won the next day in Tallinn: Pipedrive's
+    `local_won_date` and friends are the dates the users saw, not UTC dates.
+    """
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, _COMPANY_ZONE).strftime("%Y-%m-%d")
 
 
 def parse_ts(value: str | None) -> int | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .reference_records import COMPANY_ID
 from .field_definitions import FieldDef
 from .timestamps import v2_to_v1
 from .custom_values import flatten_v1
 
 _PARTS = ("subpremise", "street_number", "route", "sublocality", "locality", "admin_area_level_1",
           "admin_area_level_2", "country", "postal_code")
-_COMPANY_ID = 7001
 
 
 @dataclass(frozen=True)
@@ -54,18 +54,14 @@ def _org_owner(out: dict[str, Any], rec: dict[str, Any]) -> None:
     """v1 organizations embed the owner as an object."""
     out["owner_id"] = {"id": rec["owner_id"], "name": "", "email": "", "has_pic": 0, "pic_hash": None,
                        "active_flag": True, "value": rec["owner_id"]}
-    out["company_id"] = _COMPANY_ID
+    out["company_id"] = COMPANY_ID
     out["first_char"] = rec["name"][:1].lower()
 
 
 def _person(out: dict[str, Any], rec: dict[str, Any]) -> None:
-    out["company_id"] = _COMPANY_ID
+    out["company_id"] = COMPANY_ID
     out["first_char"] = rec["name"][:1].lower()
     out["last_name"] = rec.get("last_name") or None
-
-
-def _deal(out: dict[str, Any], rec: dict[str, Any]) -> None:
-    out["creator_user_id"] = rec["owner_id"]
 
 
 def _pipeline(out: dict[str, Any], rec: dict[str, Any]) -> None:
@@ -75,7 +71,7 @@ def _pipeline(out: dict[str, Any], rec: dict[str, Any]) -> None:
 RULES: dict[str, V1Rule] = {
     "deals": V1Rule(
         renames={"owner_id": "user_id"}, negated={"is_deleted": ("active",)}, copied={"is_deleted": ("deleted",)},
-        string_keys=("visible_to",), label="csv", extra=_deal),
+        string_keys=("visible_to",), label="csv"),
     "persons": V1Rule(
         renames={"emails": "email", "phones": "phone"}, string_keys=("visible_to",), label="first", extra=_person),
     "organizations": V1Rule(string_keys=("visible_to",), label="first", extra=_org_owner),

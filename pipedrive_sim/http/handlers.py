@@ -69,9 +69,15 @@ Handler = Callable[["Route", Request], bytes]
 
 
 # ---------------------------------------------------------------------------------- body helpers
-def envelope(chunks: Iterable[bytes], additional: Any = OMIT) -> bytes:
-    """``{"success":true,"data":[...chunks],"additional_data":...}`` from pre-serialized items."""
-    body = b'{"success":true,"data":[' + b",".join(chunks) + b"]"
+def envelope(chunks: Iterable[bytes], additional: Any = OMIT, null_if_empty: bool = False) -> bytes:
+    """``{"success":true,"data":[...chunks],"additional_data":...}`` from pre-serialized items.
+
+    With ``null_if_empty`` an empty list is ``"data":null``: what v1 lists with the
+    ``additional_data.pagination`` envelope answer when there is nothing (e.g. the participants
+    of a deal without any; Pipedrive's "Responses" page shows that shape).
+    """
+    items = b",".join(chunks)
+    body = b'{"success":true,"data":' + (b"null" if null_if_empty and not items else b"[" + items + b"]")
     if additional is not OMIT:
         body += b',"additional_data":' + orjson.dumps(additional)
     return body + b"}"
@@ -174,6 +180,13 @@ def offset_additional(route: Route, start: int, limit: int, more: bool) -> dict[
     return {"pagination": pagination}
 
 
+def offset_body(route: Route, chunks: Iterable[bytes], start: int, limit: int, more: bool) -> bytes:
+    """One v1 offset page; empty, it is ``data: null`` on ``pagination``-envelope lists (the
+    flat-paged ``/leads`` answers ``[]``)."""
+    additional = offset_additional(route, start, limit, more)
+    return envelope(chunks, additional, null_if_empty=route.paging == "offset")
+
+
 def deal_row(req: Request) -> Row:
     """The deal of a ``/deals/{id}/...`` path, or the 404."""
     deal_id = parse_int_param("id", req.args["id"])
@@ -272,7 +285,7 @@ def list_v1(route: Route, req: Request) -> bytes:
     if route.paging == "none":
         return envelope((r.raw for r in rows))
     page, start, limit, more = offset_window(rows, req, route)
-    return envelope((r.raw for r in page), offset_additional(route, start, limit, more))
+    return offset_body(route, (r.raw for r in page), start, limit, more)
 
 
 def fields_v1(route: Route, req: Request) -> bytes:
@@ -282,7 +295,7 @@ def fields_v1(route: Route, req: Request) -> bytes:
     if route.paging == "none":
         return envelope(items, {"pagination": v1_pagination(0, len(items), False)})
     page, start, limit, more = offset_window(items, req, route)
-    return envelope(page, offset_additional(route, start, limit, more))
+    return offset_body(route, page, start, limit, more)
 
 
 def deal_flow(route: Route, req: Request) -> bytes:
@@ -294,7 +307,7 @@ def deal_flow(route: Route, req: Request) -> bytes:
         flow = req.account.deal_flow(deal.id)
     kept = (i for i in flow if flow_filter.matches(i, kinds, all_changes))
     page, start, limit, more = offset_window(kept, req, route)
-    return envelope(dumps_all(page), offset_additional(route, start, limit, more))
+    return offset_body(route, dumps_all(page), start, limit, more)
 
 
 def deal_changelog(route: Route, req: Request) -> bytes:
@@ -311,7 +324,7 @@ def deal_participants(route: Route, req: Request) -> bytes:
     with req.store.lock:
         items = dumps_all(req.account.deal_participants(deal.id))
     page, start, limit, more = offset_window(items, req, route)
-    return envelope(page, offset_additional(route, start, limit, more))
+    return offset_body(route, page, start, limit, more)
 
 
 def users_me(route: Route, req: Request) -> bytes:

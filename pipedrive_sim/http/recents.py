@@ -74,7 +74,7 @@ def recents(route: Route, req: Request) -> bytes:
         "last_timestamp_on_page": format_v1_time(page[-1][0] if page else since),
         "pagination": v1_pagination(start, limit, more),
     }
-    return envelope(chunks, additional)
+    return envelope(chunks, additional, null_if_empty=True)
 
 
 def recent_entries(req: Request, kinds: tuple[str, ...]) -> list[tuple[float, str, SortKey, Any, Row]]:

@@ -170,6 +170,8 @@ _NO_TIME = "activity without a time of day (all-day): due_time and duration are 
 _NO_MEETING = "activity without a video call: the conference meeting properties are null"
 _NO_ADDRESS = "no address entered (or a part the geocoder did not resolve): null"
 _V1_FLAT_ADDRESS = "v1 flattens an address into `<key>_<part>` siblings; without an address all are null"
+_EMPTY_LIST = ("an empty v1 list with the `additional_data.pagination` envelope is `data: null` (FACTS §2 [RESP]: "
+               "the Responses page's success schema; e.g. the participants of a deal without any)")
 _ADDRESS_PARTS = ("country", "admin_area_level_1", "admin_area_level_2", "locality", "sublocality",
                   "route", "street_number", "subpremise", "postal_code")
 
@@ -199,7 +201,9 @@ NULL_IN_REAL_API: dict[tuple[str, str], dict[str, str]] = {
     | _nulls(_NO_TIME, "due_time", "duration") | _nulls(_NOT_YET, "marked_as_done_time")
     | _nulls(_NO_MEETING, "conference_meeting_client", "conference_meeting_url", "conference_meeting_id")
     | _nulls(_NO_VALUE, "priority") | _nulls(_NO_ADDRESS, "location", *_ADDRESS_PARTS),
-    ("v1", "/notes"): _nulls(_REF, "deal_id", "person_id", "org_id") | _nulls(_EMBED, "deal", "person", "organization"),
+    ("v1", "/notes"): _nulls(_REF, "deal_id", "person_id", "org_id", "lead_id", "project_id", "task_id")
+    | _nulls(_EMBED, "deal", "person", "organization") | _nulls(_EMPTY_LIST, "data"),
+    ("v1", "/deals/{id}/participants"): _nulls(_EMPTY_LIST, "data"),
     ("v1", "/files"): _nulls(_REF, "deal_id", "person_id", "org_id", "product_id", "activity_id", "lead_id",
                              "project_id"),
     ("v1", "/callLogs"): _nulls(_REF, "deal_id", "person_id"),
@@ -207,7 +211,8 @@ NULL_IN_REAL_API: dict[tuple[str, str], dict[str, str]] = {
     # unknown address has no linked person
     ("v1", "/mailbox/mailMessages/{id}"): _nulls(_REF, "linked_person_id"),
     # /recents carries v1 deals, persons, organizations, activities, products, stages, files, notes.
-    ("v1", "/recents"): _nulls(_REF, "person_id", "org_id", "deal_id", "lead_id", "activity_id", "product_id")
+    ("v1", "/recents"): _nulls(_REF, "person_id", "org_id", "deal_id", "lead_id", "activity_id", "product_id",
+                               "project_id", "task_id")
     | _nulls(_EMBED, "deal", "person", "organization")
     | _nulls(_NOT_YET, "won_time", "lost_time", "first_won_time", "marked_as_done_time")
     | _nulls(_NO_TIME, "due_time", "duration")
@@ -680,7 +685,8 @@ class Case:
         api: "v1" or "v2".
         path: spec path template; `{id}` is filled with a deal id chosen by `deal`.
         params: query parameters; values may contain `{deal_ids}`, `{pipeline_id}`.
-        deal: which deal fills `{id}`: "rich" (most child rows), "first", or "missing".
+        deal: which deal fills `{id}`: "rich" (most child rows), "first", "bare" (no
+            participants), or "missing".
         expect: the status(es) the simulator must answer with.
         token: the API token to send (None: no token header).
         paged: follow the pagination to further pages.
@@ -743,11 +749,12 @@ def _list_cases() -> list[Case]:
                  "/dealFields", "/personFields", "/organizationFields", "/productFields",
                  "/leadFields"):
         add("v1", path, {}, {"limit": "3"})
-    add("v1", "/notes", {"updated_since": v1_since, "limit": "10"})
+    add("v1", "/notes", {"updated_since": v1_since, "limit": "10"}, {"start": "1000000"})
     add("v1", "/leads", {"updated_since": v2_since, "limit": "10"})
     add("v1", "/deals/{id}/flow", {}, {"limit": "3"}, {"all_changes": "1", "limit": "10"})
     add("v1", "/deals/{id}/changelog", {}, {"limit": "2"})
     add("v1", "/deals/{id}/participants", {}, {"limit": "1"})
+    cases.append(Case("v1/deals/{id}/participants?deal=bare", "v1", "/deals/{id}/participants", deal="bare"))
     return cases
 
 
@@ -822,7 +829,8 @@ def _pick_deals(account: Any) -> tuple[dict[str, int], str]:
         if score > best_score:
             best, best_score = did, score
     ids = ",".join(str(d["id"]) for d in deals[:20])
-    return {"rich": best, "first": deals[0]["id"], "missing": MISSING_DEAL_ID}, ids
+    bare = next(d["id"] for d in deals if not account.deal_participants(d["id"]))
+    return {"rich": best, "first": deals[0]["id"], "bare": bare, "missing": MISSING_DEAL_ID}, ids
 
 
 @pytest.fixture(scope="module", params=SIZES)
@@ -957,7 +965,7 @@ def test_burst_429_matches_error_body() -> None:
     account = Account.generate(size="tiny", seed=11)
     # plan "lite": 20 requests per rolling 2 s window per API token (FACTS §7).
     with SimServer(account, token=TOKEN, plan="lite", seats=1000) as server, requests.Session() as session:
-        sim = Sim("tiny", account, server, session, {"rich": 1, "first": 1, "missing": MISSING_DEAL_ID}, 1, "1")
+        sim = Sim("tiny", account, server, session, {"rich": 1, "first": 1, "bare": 1, "missing": MISSING_DEAL_ID}, 1, "1")
         seen: dict[str, int] = {}
         violations: list[Violation] = []
         for case in (Case("429 v2 /pipelines", "v2", "/pipelines", expect=(200, 429), paged=False),
@@ -984,7 +992,7 @@ def test_budget_429_matches_error_body() -> None:
     # /api/v2/deals costs 10 tokens: a 25-token budget is spent after two or three requests.
     with SimServer(account, token=TOKEN, burst_limit=1_000_000, daily_budget=25) as server, \
             requests.Session() as session:
-        sim = Sim("tiny", account, server, session, {"rich": 1, "first": 1, "missing": MISSING_DEAL_ID}, 1, "1")
+        sim = Sim("tiny", account, server, session, {"rich": 1, "first": 1, "bare": 1, "missing": MISSING_DEAL_ID}, 1, "1")
         statuses = []
         violations: list[Violation] = []
         for case in (Case("budget v2 /deals", "v2", "/deals", expect=(200, 429), paged=False),
