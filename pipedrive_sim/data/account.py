@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import orjson
 
 from . import deal_children, deal_flow, mail_messages
 from .clock import START, VirtualClock
-from .dataset import DERIVED, FIELD_SET_OF, LINKED, STORED, V2_ENTITIES
+from .change_history import HISTORY_ENTITIES
+from .dataset import DERIVED, DERIVED_OF, FIELD_SET_OF, LINKED, STORED, V2_ENTITIES
 from .field_mutations import FieldMutations
 from .generator import generate
 from .mutations import RecordMutations
@@ -106,10 +107,13 @@ class Account(RecordMutations, FieldMutations):
 
     def _derived_rows(self, entity: str) -> list[dict[str, Any]]:
         getter = {"deal_followers": self.deal_followers, "deal_participants": self.deal_participants,
-                  "deal_flow": self.deal_flow, "deal_changelog": self.deal_changelog}[entity]
+                  "deal_flow": self.deal_flow, "deal_changelog": self.deal_changelog,
+                  "person_changelog": lambda i: self.changelog("persons", i),
+                  "organization_changelog": lambda i: self.changelog("organizations", i)}[entity]
+        owner, key = DERIVED_OF[entity]
         out = []
-        for deal in self.records("deals"):
-            out.extend({**row, "deal_id": deal["id"]} for row in getter(deal["id"]))
+        for rec in self.records(owner):
+            out.extend({**row, key: rec["id"]} for row in getter(rec["id"]))
         return out
 
     def to_v1(self, entity: str, rec: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +181,19 @@ class Account(RecordMutations, FieldMutations):
 
     def deal_changelog(self, deal_id: int) -> list[dict[str, Any]]:
         """v1 `/deals/{id}/changelog` items of a deal, newest first."""
-        return self.data.history.changelog(deal_id) if self._deal(deal_id) else []
+        return self.changelog("deals", deal_id)
+
+    def changelog(self, entity: str, rec_id: Any) -> list[dict[str, Any]]:
+        """v1 `/{deals|persons|organizations}/{id}/changelog` items, newest first ([] for
+        records that are not live, e.g. deleted persons or purged deals).
+
+        Raises:
+            KeyError: For an entity without a field history.
+        """
+        if entity not in HISTORY_ENTITIES:
+            raise KeyError(f"{entity!r} has no changelog")
+        live = self._deal(rec_id) if entity == "deals" else self.data.store[entity].get(rec_id)
+        return self.data.history.changelog(entity, rec_id) if live else []
 
     def deal_participants(self, deal_id: int) -> list[dict[str, Any]]:
         """v1 `/deals/{id}/participants` rows of a deal."""
@@ -215,14 +231,32 @@ class Account(RecordMutations, FieldMutations):
             "language": {"language_code": "en", "country_code": "US"},
         }
 
+    def deleted_records(self, entity: str) -> dict[Any, datetime]:
+        """Deleted records of a stored entity -> when they were deleted (aware UTC datetime).
+
+        Deals, activities, files, persons, products, organizations and leads only while they
+        are within the 30-day retention (Pipedrive forgets them after that); the other kinds
+        every deletion made through `delete`. Restored records are not in it.
+
+        Raises:
+            KeyError: For an entity that is not stored.
+        """
+        if entity not in STORED:
+            raise KeyError(f"unknown stored entity {entity!r}")
+        visible = self.data.deletions.visible(entity, self.clock.timestamp())
+        return {rec_id: datetime.fromtimestamp(at, tz=timezone.utc) for rec_id, at in visible.items()}
+
     # -- ground truth --------------------------------------------------------------------
     def ground_truth(self) -> dict[str, list[dict[str, Any]]]:
         """Every entity as a perfect full crawl would return it (deep copies, sorted by id).
 
+        Deleted records are not in it, except deals deleted less than 30 days ago (a crawl
+        gets them with `status=deleted`); `deleted_records` says what was deleted.
         Per-deal entities (`deal_products`, `deal_followers`, `deal_participants`,
         `deal_flow`, `deal_changelog`) cover every listed deal (including archived and
         recently deleted ones), grouped by deal id ascending and in API order within a deal;
-        their rows carry `deal_id`.
+        their rows carry `deal_id`. `person_changelog` / `organization_changelog` rows carry
+        `person_id` / `org_id`.
         """
         out = {}
         with _gc_paused():

@@ -3,24 +3,23 @@
 `Account` is assembled from a read side (`account.py`) and two mutation mixins
 (`mutations.py`, `field_mutations.py`); this base class holds the state they all use (the
 dataset, the virtual clock, the per-entity versions) and the small helpers around it: version
-bookkeeping, the 30-day retention of deleted deals, record lookup and the timestamp format of
+bookkeeping, the 30-day retention of deleted deals (`deletions.py`), record lookup and the timestamp format of
 an entity.
 """
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 from .clock import VirtualClock
-from .dataset import CHILD_KINDS, DERIVED, LINKED, STORED, V2_ENTITIES, Dataset
-from .generator import RETENTION
+from .dataset import CHILD_KINDS, DEAL_DERIVED, DERIVED, LINKED, STORED, V2_ENTITIES, Dataset
 from .timestamps import v1_ts, v2_ts
 
 #: entity -> derived entities whose rows embed its records (their versions move with it).
 _DEPENDENTS: dict[str, tuple[str, ...]] = {
-    "deals": DERIVED, **{e: ("deal_flow",) for e in (*LINKED, *CHILD_KINDS)},
-    "persons": ("deal_participants", "deal_flow"), "organizations": ("deal_participants", "deal_flow"),
+    "deals": DEAL_DERIVED, **{e: ("deal_flow",) for e in (*LINKED, *CHILD_KINDS)},
+    "persons": ("deal_participants", "deal_flow", "person_changelog"),
+    "organizations": ("deal_participants", "deal_flow", "organization_changelog"),
 }
 
 
@@ -37,7 +36,6 @@ class AccountState:
         self.clock = clock or VirtualClock()
         self._versions: dict[str, int] = {e: 1 for e in STORED + DERIVED}
         self._cache: dict[str, tuple[int, list[dict[str, Any]]]] = {}
-        self._deleted_sorted = sorted(data.deleted_at.values())
         self._created = 0
         self._links: tuple[tuple[int, ...], dict[str, dict[int, list[dict[str, Any]]]]] | None = None
 
@@ -58,12 +56,10 @@ class AccountState:
 
     def _purged(self) -> int:
         """How many deleted deals are past the 30-day retention at the current time."""
-        cutoff = self.clock.timestamp() - RETENTION
-        return bisect.bisect_left(self._deleted_sorted, cutoff + 1) if self._deleted_sorted else 0
+        return self.data.deletions.purged("deals", self.clock.timestamp())
 
     def _is_purged(self, deal_id: int) -> bool:
-        deleted = self.data.deleted_at.get(deal_id)
-        return deleted is not None and deleted <= self.clock.timestamp() - RETENTION
+        return self.data.deletions.is_purged("deals", deal_id, self.clock.timestamp())
 
     def version(self, entity: str) -> int:
         """A counter that increases whenever `records(entity)` may have changed.

@@ -1,8 +1,10 @@
-"""Deal history: the `dealChange` items of the v1 deal flow and the v1 deal changelog.
+"""Field history of deals, persons and organizations: the v1 `/{kind}/{id}/changelog` items
+and the `dealChange` items of the v1 deal flow.
 
-Generated history is not materialised: each deal keeps a small `HistorySpec` and its events
-are derived on demand, deterministically from the account seed and the deal id. Mutations
-append real events. Both v1 endpoints are renderings of the same `ChangeEvent` list.
+Generated deal history is not materialised: each deal keeps a small `HistorySpec` and its
+events are derived on demand, deterministically from the account seed and the deal id.
+Persons and organizations get a few generated events each (about one in five has any), kept
+as they are. Mutations append real events. Every rendering is of the same `ChangeEvent` list.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .timestamps import v1_ts
+from .timestamps import parse_ts, v1_ts
 
 _AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0",
@@ -19,11 +21,17 @@ _AGENTS = (
 )
 
 
+#: Entities with a field history (the v1 `/{kind}/{id}/changelog` endpoints).
+HISTORY_ENTITIES = ("deals", "persons", "organizations")
+#: Share of generated persons and organizations with a generated history.
+RECORD_HISTORY_SHARE = 0.2
+
+
 class ChangeEvent(NamedTuple):
-    """One field change of a deal."""
+    """One field change of a deal, person or organization (`item_id`: the record's id)."""
 
     id: int
-    deal_id: int
+    item_id: int
     field_key: str
     old_value: Any
     new_value: Any
@@ -111,7 +119,7 @@ def flow_item(ev: ChangeEvent) -> dict[str, Any]:
         "timestamp": stamp,
         "data": {
             "id": ev.id,
-            "item_id": ev.deal_id,
+            "item_id": ev.item_id,
             "user_id": ev.user_id,
             "field_key": ev.field_key,
             "old_value": ev.old_value,
@@ -130,8 +138,8 @@ def _as_text(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+    if isinstance(value, (list, tuple)):  # ids, or contact items (`emails`: their values)
+        return ",".join(str(v.get("value") if isinstance(v, dict) else v) for v in value)
     if isinstance(value, dict):
         inner = value.get("value")
         return None if inner is None else str(inner)
@@ -139,7 +147,8 @@ def _as_text(value: Any) -> str | None:
 
 
 def changelog_item(ev: ChangeEvent) -> dict[str, Any]:
-    """Render an event as a v1 `/deals/{id}/changelog` item (values as strings)."""
+    """Render an event as a v1 `/{deals|persons|organizations}/{id}/changelog` item (values as
+    strings)."""
     return {
         "field_key": ev.field_key,
         "old_value": _as_text(ev.old_value),
@@ -152,8 +161,37 @@ def changelog_item(ev: ChangeEvent) -> dict[str, Any]:
     }
 
 
-class DealHistory:
-    """Generated (lazy) plus appended change events of every deal.
+def generated_record_events(entity: str, rec: dict[str, Any], users: list[int], rng: random.Random,
+                            first_id: int) -> list[ChangeEvent]:
+    """A small generated past of a person or organization: one to three changes of its name,
+    owner and (persons) organization or email, oldest first, each ending at the current value.
+
+    Args:
+        entity: `persons` or `organizations`.
+        rec: The generated v2 record (its `add_time`/`update_time` bound the events).
+        users: User ids (the previous owner is another one).
+        rng: Random source of this history.
+        first_id: Id of the first event (the next ones count up).
+    """
+    add_ts, end_ts = parse_ts(rec["add_time"]) or 0, parse_ts(rec["update_time"]) or 0
+    candidates: list[tuple[str, Any, Any]] = [("name", f"{rec['name']} (old)".strip(), rec["name"])]
+    others = [u for u in users if u != rec["owner_id"]]
+    if others:
+        candidates.append(("owner_id", rng.choice(others), rec["owner_id"]))
+    if entity == "persons" and rec.get("org_id") is not None:
+        candidates.append(("org_id", None, rec["org_id"]))
+    if entity == "persons" and rec.get("emails"):
+        current = rec["emails"][0]["value"]
+        candidates.append(("email", f"old.{current}", current))
+    chosen = rng.sample(candidates, rng.randint(1, len(candidates)))[:3]
+    times = sorted(rng.randint(add_ts, max(add_ts, end_ts)) for _ in chosen)
+    actor = rec["owner_id"]
+    return [ChangeEvent(first_id + i, rec["id"], key, old, new, actor, ts, "app")
+            for i, ((key, old, new), ts) in enumerate(zip(chosen, times))]
+
+
+class ChangeHistory:
+    """Generated plus appended change events of every deal, person and organization.
 
     Args:
         seed: The account seed.
@@ -161,29 +199,31 @@ class DealHistory:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.specs: dict[int, HistorySpec] = {}
-        self.appended: dict[int, list[ChangeEvent]] = {}
+        self.specs: dict[int, HistorySpec] = {}  # deals: their history is derived from these
+        self.generated: dict[tuple[str, Any], list[ChangeEvent]] = {}  # persons, organizations
+        self.appended: dict[tuple[str, Any], list[ChangeEvent]] = {}
         self._next_id = 2_000_000_000
 
-    def events(self, deal_id: int) -> list[ChangeEvent]:
-        """All events of a deal, newest first (ties: higher id first)."""
-        spec = self.specs.get(deal_id)
-        out = generated_events(self.seed, deal_id, spec) if spec else []
-        out = out + self.appended.get(deal_id, [])
+    def events(self, entity: str, rec_id: Any) -> list[ChangeEvent]:
+        """All events of a record, newest first (ties: higher id first)."""
+        spec = self.specs.get(rec_id) if entity == "deals" else None
+        out = generated_events(self.seed, rec_id, spec) if spec else []
+        out = out + self.generated.get((entity, rec_id), []) + self.appended.get((entity, rec_id), [])
         out.sort(key=lambda e: (e.ts, e.id), reverse=True)
         return out
 
-    def append(self, deal_id: int, field_key: str, old: Any, new: Any, user_id: int, ts: int) -> ChangeEvent:
+    def append(self, entity: str, rec_id: Any, field_key: str, old: Any, new: Any, user_id: int,
+               ts: int) -> ChangeEvent:
         """Record a change made through the mutation API."""
         self._next_id += 1
-        ev = ChangeEvent(self._next_id, deal_id, field_key, old, new, user_id, ts, "api")
-        self.appended.setdefault(deal_id, []).append(ev)
+        ev = ChangeEvent(self._next_id, rec_id, field_key, old, new, user_id, ts, "api")
+        self.appended.setdefault((entity, rec_id), []).append(ev)
         return ev
 
     def flow(self, deal_id: int) -> list[dict[str, Any]]:
-        """v1 flow items of a deal, newest first."""
-        return [flow_item(ev) for ev in self.events(deal_id)]
+        """v1 `dealChange` flow items of a deal, newest first."""
+        return [flow_item(ev) for ev in self.events("deals", deal_id)]
 
-    def changelog(self, deal_id: int) -> list[dict[str, Any]]:
-        """v1 changelog items of a deal, newest first."""
-        return [changelog_item(ev) for ev in self.events(deal_id)]
+    def changelog(self, entity: str, rec_id: Any) -> list[dict[str, Any]]:
+        """v1 changelog items of a deal, person or organization, newest first."""
+        return [changelog_item(ev) for ev in self.events(entity, rec_id)]

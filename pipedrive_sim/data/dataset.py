@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .deal_children import ChildEdits
+from .deletions import Deletions
 from .field_definitions import FieldCatalog
-from .change_history import DealHistory
+from .change_history import ChangeHistory
 
 #: v2 entities (records in the v2 shape).
 V2_ENTITIES = (
@@ -18,9 +19,17 @@ V2_ENTITIES = (
 V1_ENTITIES = (
     "activity_types", "currencies", "users", "filters", "notes", "files", "leads", "lead_labels",
     "lead_sources", "goals", "call_logs", "roles", "deal_participants", "deal_flow", "deal_changelog",
+    "person_changelog", "organization_changelog",
 )
 #: Entities derived per deal on demand (not stored as records).
-DERIVED = ("deal_followers", "deal_participants", "deal_flow", "deal_changelog")
+DEAL_DERIVED = ("deal_followers", "deal_participants", "deal_flow", "deal_changelog")
+#: Derived entity -> (the entity whose records it belongs to, the key its ground-truth rows carry).
+DERIVED_OF: dict[str, tuple[str, str]] = {
+    **{e: ("deals", "deal_id") for e in DEAL_DERIVED},
+    "person_changelog": ("persons", "person_id"), "organization_changelog": ("organizations", "org_id"),
+}
+#: Entities derived on demand (not stored as records).
+DERIVED = tuple(DERIVED_OF)
 #: Entities stored as records, keyed by id (lead_sources by name).
 STORED = tuple(e for e in V2_ENTITIES + V1_ENTITIES if e not in DERIVED)
 #: Entities whose records link to a deal through `deal_id` (they appear in the deal's flow).
@@ -55,8 +64,8 @@ class Dataset:
         size: Size name the data was generated with.
         store: entity -> {id: record} in id order (API shape).
         fields: All field definitions.
-        history: Deal change events (generated lazily + appended).
-        deleted_at: deal id -> deletion time (epoch seconds) of deleted deals.
+        history: Change events of deals, persons and organizations (generated + appended).
+        deletions: Deleted records of every kind (deals stay in `store`, marked deleted).
         products_of: deal id -> ids of its deal-product rows.
         edge_cases: name -> ids of records that carry that edge case.
         next_ids: entity -> next integer id to allocate.
@@ -68,8 +77,8 @@ class Dataset:
     size: str
     store: dict[str, dict[Any, dict[str, Any]]]
     fields: FieldCatalog
-    history: DealHistory
-    deleted_at: dict[int, int] = field(default_factory=dict)
+    history: ChangeHistory
+    deletions: Deletions = field(default_factory=Deletions)
     products_of: dict[int, list[int]] = field(default_factory=dict)
     edge_cases: dict[str, list[Any]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)

@@ -13,14 +13,14 @@ from typing import Any, Callable
 
 from . import reference_records
 from .dataset import STORED, Dataset, is_archived
+from .deletions import RETENTION, Deleted
 from .record_factory import LINKED_NOTE, RecordFactory, local_close_dates
 from .field_definitions import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
-from .change_history import DealHistory, HistorySpec
+from .change_history import RECORD_HISTORY_SHARE, ChangeHistory, HistorySpec, generated_record_events
 from .sizes import counts
 from .timestamps import DAY, parse_ts, v1_ts, v2_ts
 
 HISTORY = 4 * 365 * DAY  # generated records were added within this span before now
-RETENTION = 30 * DAY  # deleted deals stay visible (status=deleted) this long
 BIG_DEAL_ROWS = 520  # product rows of the deal that needs more than one 500-row page
 _OPTION_LABELS = ("Alpha", "Beta", "Gamma", "Δέλτα 🚀", "Omega")
 
@@ -36,6 +36,8 @@ SAME_SECOND_DEALS = (12, 13, 14, 15)
 CHANGE_EVENTS_DIVISOR = 4
 #: Share of deals with a generated custom-field change (shown in the flow only with all_changes=1).
 CUSTOM_CHANGE_SHARE = 0.5
+#: The person and the organization that always have a generated field history.
+HISTORY_RECORD = 4
 #: Entities whose title the spec requires to be non-empty (`minLength: 1`).
 _NON_EMPTY_TITLES = ("tasks",)
 
@@ -53,7 +55,7 @@ def generate(size: str, seed: int, now: int) -> Dataset:
     """
     n = counts(size)
     created = now - HISTORY - 200 * DAY
-    data = Dataset(seed, size, {e: {} for e in STORED}, FieldCatalog(created), DealHistory(seed))
+    data = Dataset(seed, size, {e: {} for e in STORED}, FieldCatalog(created), ChangeHistory(seed))
     _reference_records(data, n, seed, created)
     _recent_reference_changes(data, now)
     _custom_fields(data, seed, created)
@@ -187,6 +189,7 @@ class _Generator:
         self.archive("projects")
         self.field_changes()
         self.same_second()
+        self.record_histories()
 
     # -- deals ---------------------------------------------------------------------------
     def deals(self) -> None:
@@ -224,7 +227,7 @@ class _Generator:
             title = {"unicode": "Сделка 🚀 東京 صفقة Cafe\u0301", "empty_string": ""}.get(edge or "")
             rec = f.deal(deal_id, add, upd, blank=edge == "nulls", status=status, title=title)
             if deleted_at is not None:
-                data.deleted_at[deal_id] = deleted_at
+                data.deletions.add("deals", deal_id, Deleted(deleted_at, status="open"))
                 (edges["deleted_recent"] if now - deleted_at < RETENTION else edges["deleted_purged"]).append(deal_id)
             archived = edge == "archived" or (edge is None and status != "deleted" and rng.random() < 0.03)
             if archived:
@@ -349,6 +352,19 @@ class _Generator:
                     fd.update_ts = ts
         self.edges["fields:deleted_options"] = [
             (fd.key, o.id) for s in CUSTOM_FIELD_SETS for fd in cat.custom(s) for o in fd.deleted_options]
+
+    def record_histories(self) -> None:
+        """A generated field history for about one in five persons and organizations, always
+        for record `HISTORY_RECORD` (after `same_second`, so no event is later than its
+        record's final `update_time`)."""
+        users = list(self.data.store["users"])
+        for entity, first_id in (("persons", 3_000_000_000), ("organizations", 4_000_000_000)):
+            rng = self.rng(f"{entity}:history")
+            for rec in self.data.store[entity].values():
+                if rng.random() < RECORD_HISTORY_SHARE or rec["id"] == HISTORY_RECORD:
+                    events = generated_record_events(entity, rec, users, rng, first_id + rec["id"] * 10)
+                    self.data.history.generated[(entity, rec["id"])] = events
+            self.edges[f"{entity}:with_history"] = sorted(i for e, i in self.data.history.generated if e == entity)
 
     def same_second(self) -> None:
         """Give groups of records one shared update_time, one group across a 500-row page."""

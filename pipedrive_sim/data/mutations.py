@@ -8,17 +8,19 @@ fields as change events (the deal changelog and `dealChange` flow items). Per-de
 
 from __future__ import annotations
 
-import bisect
 import random
 from typing import TYPE_CHECKING, Any
 
 from . import deal_children
 from .account_state import AccountState
+from .change_history import HISTORY_ENTITIES
 from .custom_values import flatten_v1
 from .dataset import CHILD_KINDS, STORED
+from .deletions import RESTORABLE, Deleted
 from .record_factory import RecordFactory, local_close_dates
 from .reference_records import lead_uuid
 from .timestamps import parse_ts
+from .v1_shapes import RULES
 
 #: Entities `create` builds with a record factory (others take the given dict as is).
 _BUILDERS = {
@@ -31,6 +33,12 @@ _BUILDERS = {
 _ARCHIVE_KEYS: dict[str, tuple[str, ...]] = {
     "deals": ("is_archived", "archive_time"), "leads": ("is_archived", "archive_time"), "projects": ("archive_time",),
 }
+#: Kinds the real API has no delete for -> what happens instead.
+UNDELETABLE = {"users": "deactivate them: update active_flag to false", "currencies": "no delete in the API",
+               "lead_sources": "no delete in the API"}
+#: Kinds whose deletion only marks the record inactive: it stays listed (`/activityTypes` lists
+#: inactive types with `active_flag: false`; the spec: "Marks an activity type as deleted").
+_MARKED_INACTIVE = ("activity_types",)
 #: First id of followers/participants added through the mutation API (generated: deal id * 10 + k).
 _FIRST_CHILD_ID = 1_000_000_000
 #: Keys the mutation API owns or derives (the local dates follow the `*_time` keys, which are
@@ -182,7 +190,8 @@ class RecordMutations(AccountState):
         self._bump("deals")
 
     def update(self, entity: str, rec_id: Any, changes: dict[str, Any]) -> dict[str, Any]:
-        """Update a record; returns the new version. Deals log a change per changed field.
+        """Update a record; returns the new version. Deals, persons and organizations log a
+        change event per changed field (their changelogs; deals also their flow).
 
         Raises:
             KeyError: If the record does not exist (or is a purged deal).
@@ -194,7 +203,8 @@ class RecordMutations(AccountState):
             new["update_time"] = now
         if entity == "deals":
             self._deal_side_effects(old, new, now)
-            self._log_changes(old, new)
+        if entity in HISTORY_ENTITIES:
+            self._log_changes(entity, old, new)
         self.data.store[entity][rec_id] = new
         if entity == "deal_products":
             self._touch_deal(new["deal_id"])
@@ -220,9 +230,12 @@ class RecordMutations(AccountState):
                 new["won_time"] = new["lost_time"] = None
         new |= local_close_dates(*(parse_ts(new.get(k)) for k in ("won_time", "lost_time", "close_time")))
 
-    def _log_changes(self, old: dict[str, Any], new: dict[str, Any], user_id: int = 1) -> None:
+    def _log_changes(self, entity: str, old: dict[str, Any], new: dict[str, Any], user_id: int = 1) -> None:
+        """Append a change event per changed field. Persons and organizations use their v1 field
+        keys (`emails` -> `email`, as the real changelog); deals keep the keys they always had."""
         ts = self.clock.timestamp()
         history = self.data.history
+        renames = {} if entity == "deals" else RULES[entity].renames
         for key, value in new.items():
             if key in _NOT_LOGGED or key.endswith("_time"):
                 continue
@@ -230,38 +243,80 @@ class RecordMutations(AccountState):
                 before = old.get("custom_fields") or {}
                 for ckey, cval in value.items():
                     if before.get(ckey) != cval:
-                        history.append(new["id"], ckey, before.get(ckey), cval, user_id, ts)
+                        history.append(entity, new["id"], ckey, before.get(ckey), cval, user_id, ts)
             elif old.get(key) != value:
-                history.append(new["id"], key, old.get(key), value, user_id, ts)
+                history.append(entity, new["id"], renames.get(key, key), old.get(key), value, user_id, ts)
 
     def delete(self, entity: str, rec_id: Any) -> None:
-        """Delete a record.
+        """Delete a record (any stored kind the real API can delete).
 
-        Deals become `status: deleted`, `is_deleted: true` and stay listed for 30 days of
-        virtual time; deal-product rows update their deal; other records disappear.
+        Deals become `status: deleted`, `is_deleted: true` and stay listed (`status=deleted`)
+        for 30 days of virtual time; activity types stay listed with `active_flag: false`.
+        Every other record leaves every listing at once; the six
+        core kinds and leads stay in the trash for 30 days (`deleted_records`, `restore`),
+        the other kinds forever (reported by `deleted_records`). Deal-product rows update
+        their deal.
 
         Raises:
-            KeyError: If the record does not exist.
+            KeyError: If the record does not exist (or is already deleted).
+            ValueError: For kinds Pipedrive cannot delete (users are deactivated instead).
         """
         if entity in CHILD_KINDS:
             self._delete_child(entity, rec_id)
             return
+        if entity in UNDELETABLE:
+            raise ValueError(f"{entity} cannot be deleted ({UNDELETABLE[entity]})")
         old = self._get(entity, rec_id)
+        ts = self.clock.timestamp()
+        if entity in _MARKED_INACTIVE:
+            self.data.store[entity][rec_id] = dict(old, active_flag=False, update_time=self._now(entity))
+            self.data.deletions.add(entity, rec_id, Deleted(ts))
+            self._bump(entity)
+            return
         if entity == "deals":
+            if old["is_deleted"]:
+                raise KeyError(f"deals {rec_id!r} is already deleted")
             new = dict(old, status="deleted", is_deleted=True, update_time=self._now("deals"))
-            self._log_changes(old, new)
+            self._log_changes("deals", old, new)
             self.data.store["deals"][rec_id] = new
-            self.data.deleted_at[rec_id] = self.clock.timestamp()
-            bisect.insort(self._deleted_sorted, self.clock.timestamp())
+            self.data.deletions.add("deals", rec_id, Deleted(ts, status=old["status"]))
             self._bump("deals", "deal_products")
             return
         del self.data.store[entity][rec_id]
+        self.data.deletions.add(entity, rec_id, Deleted(ts, record=old))
         if entity == "deal_products":
             ids = self.data.products_of.get(old["deal_id"], [])
             if rec_id in ids:
                 ids.remove(rec_id)
             self._touch_deal(old["deal_id"], products_delta=-1)
         self._bump(entity)
+
+    def restore(self, entity: str, rec_id: Any) -> dict[str, Any]:
+        """Bring a deleted deal or lead back, as Pipedrive users can within 30 days.
+
+        The record is live again with a new `update_time`; a deal gets the status it had
+        before the deletion (its won/lost times unchanged), logged as a status change.
+
+        Raises:
+            ValueError: For kinds that cannot be restored.
+            KeyError: If the record is not deleted, or was purged (more than 30 days ago).
+        """
+        if entity not in RESTORABLE:
+            raise ValueError(f"only {RESTORABLE} can be restored")
+        if self.data.deletions.find(entity, rec_id, self.clock.timestamp()) is None:
+            raise KeyError(f"{entity} {rec_id!r} is not in the trash (never deleted, or purged)")
+        deleted = self.data.deletions.pop(entity, rec_id)
+        if entity == "deals":
+            old = self.data.store["deals"][rec_id]
+            new = dict(old, status=deleted.status or "open", is_deleted=False, update_time=self._now("deals"))
+            self._log_changes("deals", old, new)
+            self._bump("deal_products")
+        else:
+            assert deleted.record is not None
+            new = dict(deleted.record, update_time=self._now(entity))
+        self.data.store[entity][rec_id] = new
+        self._bump(entity)
+        return new
 
     def archive(self, entity: str, rec_id: Any) -> dict[str, Any]:
         """Archive a deal, lead or project: it moves from the default to the archived listing.

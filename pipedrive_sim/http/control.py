@@ -9,7 +9,8 @@ No authentication, not rate limited, not logged. Bodies are JSON; answers are JS
     POST /_sim/log/reset | /_sim/budget/reset {"total": n?} | /_sim/ratelimit/reset
     POST /_sim/records/{entity}              record fields            -> created record
     POST /_sim/records/{entity}/{id}/update  changes                  -> updated record
-    POST /_sim/records/{entity}/{id}/delete | /archive
+    POST /_sim/records/{entity}/{id}/delete | /archive | /restore (deals, leads)
+    GET  /_sim/deleted/{entity}              [{"id", "deleted_at"}] (Account.deleted_records)
          (deal_followers {"deal_id", "user_id"} / deal_participants {"deal_id", "person_id"} too;
           their {id} is "<deal_id>:<user_id>" / "<deal_id>:<participant id>")
     POST /_sim/fields/{set}                  {"name", "field_type", "options"?} -> {"field_code"}
@@ -92,6 +93,15 @@ def _archive(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> A
     return _mutate(server, lambda: server.account.archive(args["entity"], _ident(args["id"])))
 
 
+def _restore(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    return _mutate(server, lambda: server.account.restore(args["entity"], _ident(args["id"])))
+
+
+def _deleted(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    deleted = _mutate(server, lambda: server.account.deleted_records(args["entity"]))
+    return [{"id": rec_id, "deleted_at": at.isoformat()} for rec_id, at in deleted.items()]
+
+
 def _add_field(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
     code = _mutate(
         server,
@@ -147,6 +157,8 @@ CONTROL_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("POST", "/_sim/records/{entity}/{id}/update", _update),
     ("POST", "/_sim/records/{entity}/{id}/delete", _delete),
     ("POST", "/_sim/records/{entity}/{id}/archive", _archive),
+    ("POST", "/_sim/records/{entity}/{id}/restore", _restore),
+    ("GET", "/_sim/deleted/{entity}", _deleted),
     ("POST", "/_sim/fields/{set}", _add_field),
     ("POST", "/_sim/fields/{set}/{code}/rename", _rename_field),
     ("POST", "/_sim/fields/{set}/{code}/options/{option}/rename", _rename_option),

@@ -187,13 +187,22 @@ def offset_body(route: Route, chunks: Iterable[bytes], start: int, limit: int, m
     return envelope(chunks, additional, null_if_empty=route.paging == "offset")
 
 
+#: What a 404 for a missing record of an entity says.
+NOT_FOUND = {"deals": "Deal not found", "persons": "Person not found", "organizations": "Organization not found"}
+
+
+def record_row(req: Request, entity: str) -> Row:
+    """The listed record whose id is in the path (``/deals/{id}/...``), or the 404."""
+    rec_id = parse_int_param("id", req.args["id"])
+    row = req.store.get(entity).by_id.get(rec_id)
+    if row is None:
+        raise not_found(NOT_FOUND[entity])
+    return row
+
+
 def deal_row(req: Request) -> Row:
     """The deal of a ``/deals/{id}/...`` path, or the 404."""
-    deal_id = parse_int_param("id", req.args["id"])
-    row = req.store.get("deals").by_id.get(deal_id)
-    if row is None:
-        raise not_found("Deal not found")
-    return row
+    return record_row(req, "deals")
 
 
 def dumps_all(items: Iterable[Any]) -> list[bytes]:
@@ -310,11 +319,12 @@ def deal_flow(route: Route, req: Request) -> bytes:
     return offset_body(route, dumps_all(page), start, limit, more)
 
 
-def deal_changelog(route: Route, req: Request) -> bytes:
-    """``/deals/{id}/changelog``: newest first, cursor paging."""
-    deal = deal_row(req)
+def changelog(route: Route, req: Request) -> bytes:
+    """``/{deals|persons|organizations}/{id}/changelog``: newest first, cursor paging."""
+    assert route.entity
+    row = record_row(req, route.entity)
     with req.store.lock:
-        items = dumps_all(req.account.deal_changelog(deal.id))
+        items = dumps_all(req.account.changelog(route.entity, row.id))
     return positional_page(items, req, route.max_limit)
 
 

@@ -37,7 +37,7 @@ class Route:
         api: ``"v1"`` or ``"v2"``.
         path: path template as in the spec (relative to the version base).
         handler: handler kind from :mod:`pipedrive_sim.http.handlers`.
-        entity: entity key in the account (for entity lists).
+        entity: entity key in the account (entity lists; the record a changelog belongs to).
         paging: ``cursor`` | ``offset`` | ``offset_flat`` | ``none``.
         max_limit: documented maximum ``limit`` (v2: 500; v1: None means clamp at 500).
         filters: filter names from :data:`pipedrive_sim.http.filters.FILTERS`.
@@ -148,9 +148,11 @@ ROUTES: tuple[Route, ...] = (
     Route("v1", "/callLogs", h.list_v1, "call_logs", paging="offset", max_limit=50),
     Route("v1", "/roles", h.list_v1, "roles", paging="offset", max_limit=None),
     Route("v1", "/recents", recents, paging="offset", max_limit=None),
-    # ---- v1 deal children ----------------------------------------------------------------------
+    # ---- v1 deal children and field histories ---------------------------------------------------
     Route("v1", "/deals/{id}/flow", h.deal_flow, paging="offset", max_limit=None),
-    Route("v1", "/deals/{id}/changelog", h.deal_changelog, paging="cursor"),
+    Route("v1", "/deals/{id}/changelog", h.changelog, "deals", paging="cursor"),
+    Route("v1", "/persons/{id}/changelog", h.changelog, "persons", paging="cursor"),
+    Route("v1", "/organizations/{id}/changelog", h.changelog, "organizations", paging="cursor"),
     Route("v1", "/deals/{id}/participants", h.deal_participants, paging="offset", max_limit=None),
     # ---- v1 fields -----------------------------------------------------------------------------
     v1_fields("/dealFields", "deal"),

@@ -142,7 +142,7 @@ def test_tiny_deleted_and_archived(tiny: Account) -> None:
     limit = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert all(d["update_time"] > limit for d in deleted)
     listed = {d["id"] for d in deals}
-    purged = [i for i, ts in tiny.data.deleted_at.items() if i not in listed]
+    purged = [i for i in tiny.data.deletions.by_entity["deals"] if i not in listed]
     assert purged, "a deal deleted more than 30 days ago exists but is not returned"
     assert any(d["is_archived"] and d["archive_time"] for d in deals)
     assert any(lead["is_archived"] for lead in tiny.records("leads"))

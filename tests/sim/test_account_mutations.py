@@ -37,7 +37,7 @@ def test_create_stamps_times_and_bumps_version(account: Account) -> None:
     assert rec["custom_fields"][hash_key] == {"value": 5, "currency": "EUR"}
     assert all(v is None for k, v in rec["custom_fields"].items() if k != hash_key)
     assert account.records("deals")[-1]["id"] == rec["id"]
-    assert rec["id"] > max(account.data.deleted_at)  # ids are never reused
+    assert rec["id"] > max(account.data.deletions.by_entity["deals"])  # ids are never reused
 
 
 def test_update_deal_logs_flow_and_changelog(account: Account) -> None:
@@ -155,7 +155,7 @@ def test_ground_truth_is_a_copy_and_has_all_entities(account: Account) -> None:
     expected = {"deals", "persons", "organizations", "activities", "products", "pipelines", "stages", "projects",
                 "tasks", "deal_products", "deal_followers", "activity_types", "currencies", "users", "filters",
                 "notes", "files", "leads", "lead_labels", "lead_sources", "goals", "call_logs", "roles",
-                "deal_participants", "deal_flow", "deal_changelog"}
+                "deal_participants", "deal_flow", "deal_changelog", "person_changelog", "organization_changelog"}
     assert set(truth) == expected
     truth["deals"][0]["title"] = "changed"
     truth["deals"][0]["custom_fields"].clear()

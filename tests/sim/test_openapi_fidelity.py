@@ -685,8 +685,9 @@ class Case:
         api: "v1" or "v2".
         path: spec path template; `{id}` is filled with a deal id chosen by `deal`.
         params: query parameters; values may contain `{deal_ids}`, `{pipeline_id}`.
-        deal: which deal fills `{id}`: "rich" (most child rows), "first", "bare" (no
-            participants), or "missing".
+        deal: which record fills `{id}`: the deal "rich" (most child rows), "first", "bare" (no
+            participants), "missing" (no such id), or "person" / "organization" (one with a
+            generated field history).
         expect: the status(es) the simulator must answer with.
         token: the API token to send (None: no token header).
         paged: follow the pagination to further pages.
@@ -755,6 +756,8 @@ def _list_cases() -> list[Case]:
     add("v1", "/deals/{id}/changelog", {}, {"limit": "2"})
     add("v1", "/deals/{id}/participants", {}, {"limit": "1"})
     cases.append(Case("v1/deals/{id}/participants?deal=bare", "v1", "/deals/{id}/participants", deal="bare"))
+    add("v1", "/persons/{id}/changelog", {}, {"limit": "1"}, deal="person")
+    add("v1", "/organizations/{id}/changelog", {}, {"limit": "1"}, deal="organization")
     return cases
 
 
@@ -788,6 +791,10 @@ def _error_cases() -> list[Case]:
              paged=False),
         Case("404 v2 /deals/{id}/products", "v2", "/deals/{id}/products", deal="missing", expect=(404,),
              paged=False),
+        Case("404 v1 /persons/{id}/changelog", "v1", "/persons/{id}/changelog", deal="missing", expect=(404,),
+             paged=False),
+        Case("404 v1 /organizations/{id}/changelog", "v1", "/organizations/{id}/changelog", deal="missing",
+             expect=(404,), paged=False),
     ]
 
 
@@ -815,7 +822,8 @@ class Sim:
 
 
 def _pick_deals(account: Any) -> tuple[dict[str, int], str]:
-    """Choose the deal whose flow/changelog/participants/followers/products are richest."""
+    """Choose the deal whose flow/changelog/participants/followers/products are richest (and a
+    person and an organization with a field history)."""
     deals = [d for d in account.records("deals") if not d.get("is_deleted") and not d.get("is_archived")]
     assert deals, "the generated account has no deals"
     best, best_score = deals[0]["id"], -1
@@ -830,7 +838,8 @@ def _pick_deals(account: Any) -> tuple[dict[str, int], str]:
             best, best_score = did, score
     ids = ",".join(str(d["id"]) for d in deals[:20])
     bare = next(d["id"] for d in deals if not account.deal_participants(d["id"]))
-    return {"rich": best, "first": deals[0]["id"], "bare": bare, "missing": MISSING_DEAL_ID}, ids
+    with_history = {e: account.edge_cases[f"{e}s:with_history"][0] for e in ("person", "organization")}
+    return {"rich": best, "first": deals[0]["id"], "bare": bare, "missing": MISSING_DEAL_ID, **with_history}, ids
 
 
 @pytest.fixture(scope="module", params=SIZES)
