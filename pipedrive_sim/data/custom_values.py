@@ -98,10 +98,8 @@ def flatten_v1(fd: FieldDef, value: Any, out: dict[str, Any]) -> None:
         out: The v1 record to write into.
     """
     key, t = fd.key, fd.field_type
-    parts = fd.subfield_keys()
+    parts = _v1_parts(fd)
     if parts:
-        if t == "timerange":
-            parts = ("until",)
         obj = value if isinstance(value, dict) else {}
         out[key] = obj.get("value")
         for part in parts:
@@ -115,4 +113,32 @@ def flatten_v1(fd: FieldDef, value: Any, out: dict[str, Any]) -> None:
         out[key] = value
 
 
-__all__ = ["address_value", "flatten_v1", "make_value"]
+def _v1_parts(fd: FieldDef) -> tuple[str, ...]:
+    """The `<key>_<part>` siblings a v1 record carries for a field (v1 timeranges have no zone)."""
+    return ("until",) if fd.field_type == "timerange" else fd.subfield_keys()
+
+
+def unflatten_v1(fd: FieldDef, rec: dict[str, Any]) -> Any:
+    """Read a custom value back from a v1 record in the v2 shape (the inverse of `flatten_v1`)."""
+    key, parts = fd.key, _v1_parts(fd)
+    if parts:
+        obj = {"value": rec.get(key)} | {part: rec.get(f"{key}_{part}") for part in parts}
+        return None if all(v is None for v in obj.values()) else obj
+    raw = rec.get(key)
+    if raw is None:
+        return None
+    if fd.field_type == "set":
+        return [int(v) for v in str(raw).split(",") if v]
+    if fd.field_type == "enum":
+        return int(raw)
+    return raw
+
+
+def drop_v1(fd: FieldDef, rec: dict[str, Any]) -> None:
+    """Remove a field's value (`<key>` and its `<key>_<part>` siblings) from a v1 record."""
+    rec.pop(fd.key, None)
+    for part in _v1_parts(fd):
+        rec.pop(f"{fd.key}_{part}", None)
+
+
+__all__ = ["address_value", "drop_v1", "flatten_v1", "make_value", "unflatten_v1"]

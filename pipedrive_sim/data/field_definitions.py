@@ -431,6 +431,23 @@ class FieldCatalog:
         self.sets[field_set].append(fd)
         return fd
 
+    def remove(self, field_set: str, key: str) -> FieldDef:
+        """Take a custom field out of its set.
+
+        Raises:
+            KeyError: If the set has no such field.
+            ValueError: For a built-in field (only custom fields can be deleted).
+        """
+        fd = self.get(field_set, key)
+        if not fd.is_custom:
+            raise ValueError(f"{key!r} is a built-in field; only custom fields can be deleted")
+        self.sets["deal" if field_set == "lead" else field_set].remove(fd)
+        return fd
+
+    def next_field_id(self) -> int:
+        """The id the next field will get (ids are never reused, also after a deletion)."""
+        return self._next_field_id + 1
+
     def custom(self, field_set: str) -> list[FieldDef]:
         """Custom fields of a set (lead -> the deal custom fields)."""
         source = "deal" if field_set == "lead" else field_set

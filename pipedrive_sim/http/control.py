@@ -15,6 +15,8 @@ No authentication, not rate limited, not logged. Bodies are JSON; answers are JS
           their {id} is "<deal_id>:<user_id>" / "<deal_id>:<participant id>")
     POST /_sim/fields/{set}                  {"name", "field_type", "options"?} -> {"field_code"}
     POST /_sim/fields/{set}/{code}/rename    {"name"}
+    POST /_sim/fields/{set}/{code}/type      {"field_type", "touch_records"?: bool}
+    POST /_sim/fields/{set}/{code}/delete    {"touch_records"?: bool}
     POST /_sim/fields/{set}/{code}/options/{option_id}/rename {"label"}
     POST /_sim/fields/{set}/{code}/options/{option_id}/delete
     GET  /_sim/oauth                         OAuth settings and counters (no secrets)
@@ -114,6 +116,15 @@ def _rename_field(server: SimServer, args: dict[str, str], body: dict[str, Any])
     return _mutate(server, lambda: server.account.rename_field(args["set"], args["code"], body["name"]))
 
 
+def _change_type(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    return _mutate(server, lambda: server.account.change_field_type(
+        args["set"], args["code"], body["field_type"], bool(body.get("touch_records"))))
+
+
+def _delete_field(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    return _mutate(server, lambda: server.account.delete_field(args["set"], args["code"], bool(body.get("touch_records"))))
+
+
 def _rename_option(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
     return _mutate(
         server,
@@ -161,6 +172,8 @@ CONTROL_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("GET", "/_sim/deleted/{entity}", _deleted),
     ("POST", "/_sim/fields/{set}", _add_field),
     ("POST", "/_sim/fields/{set}/{code}/rename", _rename_field),
+    ("POST", "/_sim/fields/{set}/{code}/type", _change_type),
+    ("POST", "/_sim/fields/{set}/{code}/delete", _delete_field),
     ("POST", "/_sim/fields/{set}/{code}/options/{option}/rename", _rename_option),
     ("POST", "/_sim/fields/{set}/{code}/options/{option}/delete", _delete_option),
 )
