@@ -20,9 +20,10 @@ from typing import Any, Iterator
 import orjson
 
 from . import deal_children, deal_flow, mail_messages
-from .clock import START, VirtualClock
 from .change_history import HISTORY_ENTITIES
+from .clock import START, VirtualClock
 from .dataset import DERIVED, DERIVED_OF, FIELD_SET_OF, LINKED, STORED, V2_ENTITIES
+from .embedded import EMBEDS, render
 from .field_mutations import FieldMutations
 from .generator import generate
 from .mutations import RecordMutations
@@ -79,7 +80,8 @@ class Account(RecordMutations, FieldMutations):
 
         Deals include archived ones and ones deleted less than 30 days ago; leads and projects
         include archived ones. Derived per-deal entities return rows with `deal_id` for every
-        listed deal.
+        listed deal. Notes, files and deal products embed their related records as they are
+        now (`embedded.py`).
 
         Raises:
             KeyError: For an unknown entity key.
@@ -100,6 +102,9 @@ class Account(RecordMutations, FieldMutations):
                 rows.sort(key=lambda r: str(r["id"]))
             elif entity != "lead_sources":
                 rows.sort(key=lambda r: r["id"])
+            if entity in EMBEDS:  # copies of related records, as they are now
+                store = self.data.store
+                rows = [render(entity, r, store) for r in rows]
         else:
             raise KeyError(f"unknown entity {entity!r}")
         self._cache[entity] = (version, rows)
@@ -122,7 +127,7 @@ class Account(RecordMutations, FieldMutations):
             return rec
         field_set = FIELD_SET_OF.get(entity)
         custom = self.data.fields.custom(field_set) if field_set else []
-        return record_to_v1(entity, rec, custom)
+        return record_to_v1(entity, rec, custom, self.data.store["users"])
 
     def fields(self, field_set: str, api: str) -> list[dict[str, Any]]:
         """Field definitions of a set in the `api` ("v1" or "v2") shape.
@@ -203,7 +208,8 @@ class Account(RecordMutations, FieldMutations):
         store = self.data.store
         top = self.data.next_ids.get("persons", 1) - 1
         rows = deal_children.participants(self.seed, deal, store["persons"], top, store["users"], store["organizations"])
-        return self.data.participant_edits.apply(deal_id, rows, "id")
+        rows = self.data.participant_edits.apply(deal_id, rows, "id")
+        return deal_children.render_added(rows, deal, store["persons"], store["users"], store["organizations"])
 
     def _follower_rows(self, deal: dict[str, Any]) -> list[dict[str, Any]]:
         """Follower rows (`id`, `user_id`, `add_time`) of a deal, edits applied."""

@@ -12,15 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from .clock import VirtualClock
-from .dataset import CHILD_KINDS, DEAL_DERIVED, DERIVED, LINKED, STORED, V2_ENTITIES, Dataset
+from .dataset import CHILD_KINDS, DEAL_DERIVED, DERIVED, LINKED, RFC3339_V1, STORED, V2_ENTITIES, Dataset
+from .embedded import EMBEDS
 from .timestamps import v1_ts, v2_ts
 
-#: entity -> derived entities whose rows embed its records (their versions move with it).
+#: entity -> entities whose rows are built from or embed its records (their versions move with
+#: it): the per-deal derived entities, and the kinds that embed copies of it (`embedded.EMBEDS`;
+#: v1 organizations embed their owner user).
 _DEPENDENTS: dict[str, tuple[str, ...]] = {
     "deals": DEAL_DERIVED, **{e: ("deal_flow",) for e in (*LINKED, *CHILD_KINDS)},
     "persons": ("deal_participants", "deal_flow", "person_changelog"),
     "organizations": ("deal_participants", "deal_flow", "organization_changelog"),
+    "users": ("organizations",),
 }
+for _embedder, _sources in EMBEDS.items():
+    for _source in _sources:
+        _DEPENDENTS[_source] = (*_DEPENDENTS.get(_source, ()), _embedder)
 
 
 class AccountState:
@@ -78,9 +85,9 @@ class AccountState:
                 self._versions[moved] = self._versions.get(moved, 1) + 1
 
     def _now(self, entity: str) -> str | None:
-        """`clock.now()` in the timestamp format of the entity's `update_time`."""
+        """`clock.now()` in the timestamp format of the entity's `update_time` (or `modified`)."""
         ts = self.clock.timestamp()
-        return v2_ts(ts) if entity in V2_ENTITIES or entity in ("leads",) else v1_ts(ts)
+        return v2_ts(ts) if entity in V2_ENTITIES or entity in RFC3339_V1 else v1_ts(ts)
 
     def _get(self, entity: str, rec_id: Any) -> dict[str, Any]:
         if entity not in STORED:

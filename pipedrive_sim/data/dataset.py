@@ -21,6 +21,10 @@ V1_ENTITIES = (
     "lead_sources", "goals", "call_logs", "roles", "deal_participants", "deal_flow", "deal_changelog",
     "person_changelog", "organization_changelog",
 )
+#: Kinds whose last-change time is not `update_time` (v1 users carry `modified`).
+UPDATE_TIME_FIELD: dict[str, str] = {"users": "modified"}
+#: v1 kinds whose timestamps are RFC 3339 like v2 (the real API sends them so).
+RFC3339_V1 = ("leads", "lead_labels")
 #: Entities derived per deal on demand (not stored as records).
 DEAL_DERIVED = ("deal_followers", "deal_participants", "deal_flow", "deal_changelog")
 #: Derived entity -> (the entity whose records it belongs to, the key its ground-truth rows carry).

@@ -92,6 +92,22 @@ def participant(row_id: int, deal: dict[str, Any], person: dict[str, Any],
     }
 
 
+def render_added(rows: list[dict[str, Any]], deal: dict[str, Any], persons: dict[int, dict[str, Any]],
+                 users: dict[int, dict[str, Any]], orgs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Render the participants added through the mutation API (`ChildEdits` keeps only their
+    `id`, `person_id` and `add_time`) from the persons as they are now; a deleted person's row
+    is left out, like the generated ones."""
+    out = []
+    for row in rows:
+        if "person" not in row:
+            person = persons.get(row["person_id"])
+            if person is None:
+                continue
+            row = participant(row["id"], deal, person, users, orgs, add_time=row["add_time"])
+        out.append(row)
+    return out
+
+
 def participants(seed: int, deal: dict[str, Any], persons: dict[int, dict[str, Any]], top_person_id: int,
                  users: dict[int, dict[str, Any]], orgs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """v1 participant rows of a deal: its contact person plus maybe one more existing person.

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from . import reference_records
 from .dataset import STORED, Dataset, is_archived
 from .deletions import RETENTION, Deleted
-from .record_factory import LINKED_NOTE, RecordFactory, local_close_dates
+from .record_factory import LINKED_FILE, LINKED_NOTE, RecordFactory, local_close_dates
 from .field_definitions import CUSTOM_FIELD_SETS, CUSTOM_TYPES, FieldCatalog, field_hash
 from .change_history import RECORD_HISTORY_SHARE, ChangeHistory, HistorySpec, generated_record_events
 from .sizes import counts
@@ -178,13 +178,14 @@ class _Generator:
         self.deals()
         self.deal_products()
         self.fill("activities", f("activities").activity, n["activities"])
-        self.fill("leads", f("leads").lead, n["leads"])  # before notes: notes embed their lead's title
+        self.fill("leads", f("leads").lead, n["leads"])
         self.fill("notes", f("notes").note, n["notes"])
         self.fill("files", f("files").file, n["files"])
         self.fill("call_logs", f("call_logs").call_log, n["call_logs"])
         self.fill("projects", f("projects").project, n["projects"])
         self.fill("tasks", f("tasks").task, n["tasks"])
         self.edges["notes:lead_project_task"] = [LINKED_NOTE] if LINKED_NOTE in self.data.store["notes"] else []
+        self.edges["files:person_org_product"] = [LINKED_FILE] if LINKED_FILE in self.data.store["files"] else []
         self.archive("leads")
         self.archive("projects")
         self.field_changes()

@@ -15,10 +15,11 @@ from . import deal_children
 from .account_state import AccountState
 from .change_history import HISTORY_ENTITIES
 from .custom_values import flatten_v1
-from .dataset import CHILD_KINDS, STORED
+from .dataset import CHILD_KINDS, STORED, UPDATE_TIME_FIELD
+from .embedded import render
 from .deletions import RESTORABLE, Deleted
 from .record_factory import RecordFactory, local_close_dates
-from .reference_records import lead_uuid
+from .reference_records import REFERENCE_KINDS, blank, lead_uuid
 from .timestamps import parse_ts
 from .v1_shapes import RULES
 
@@ -34,11 +35,11 @@ _ARCHIVE_KEYS: dict[str, tuple[str, ...]] = {
     "deals": ("is_archived", "archive_time"), "leads": ("is_archived", "archive_time"), "projects": ("archive_time",),
 }
 #: Kinds the real API has no delete for -> what happens instead.
-UNDELETABLE = {"users": "deactivate them: update active_flag to false", "currencies": "no delete in the API",
-               "lead_sources": "no delete in the API"}
-#: Kinds whose deletion only marks the record inactive: it stays listed (`/activityTypes` lists
-#: inactive types with `active_flag: false`; the spec: "Marks an activity type as deleted").
-_MARKED_INACTIVE = ("activity_types",)
+UNDELETABLE = {"lead_sources": "no delete in the API"}
+#: Kinds whose deletion only marks the record inactive: it stays listed with `active_flag: false`
+#: (`/activityTypes` lists inactive types, the spec: "Marks an activity type as deleted"; a user
+#: is deactivated, never deleted; a currency is turned off).
+_MARKED_INACTIVE = ("activity_types", "users", "currencies")
 #: First id of followers/participants added through the mutation API (generated: deal id * 10 + k).
 _FIRST_CHILD_ID = 1_000_000_000
 #: Keys the mutation API owns or derives (the local dates follow the `*_time` keys, which are
@@ -71,6 +72,9 @@ class RecordMutations(AccountState):
     def create(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         """Create a record; returns it (API shape). `add_time`/`update_time` = clock.now().
 
+        Every kind starts from a complete empty record of its shape (record factory for CRM
+        records, `reference_records.blank` for reference kinds), then takes `data`.
+
         `deal_products` rows need `deal_id` and `product_id`; they update the deal's
         `products_count` and `update_time`. `deal_followers` need `deal_id` and `user_id`,
         `deal_participants` `deal_id` and `person_id` (see `_create_child`).
@@ -88,12 +92,10 @@ class RecordMutations(AccountState):
         factory = RecordFactory(self.data, random.Random(f"{self.seed}:create:{self._created}"), ts)
         if entity == "deal_products":
             return self._create_deal_product(factory, data)
-        rec_id: Any
-        if entity == "leads":
-            rec_id = lead_uuid(self.seed, "created-lead", self._created)
-        elif entity == "lead_sources":
-            rec_id = data["name"]
-        else:
+        rec_id: Any = None
+        if entity in ("leads", "lead_labels"):  # UUID ids
+            rec_id = lead_uuid(self.seed, "created-lead" if entity == "leads" else "created-label", self._created)
+        elif entity != "lead_sources":  # a number; goals and call logs render it as a hex string id
             rec_id = data.get("id") or self.data.next_ids.get(entity, len(self.data.store[entity]) + 1)
             self.data.next_ids[entity] = max(self.data.next_ids.get(entity, 1), rec_id + 1)
         builder = _BUILDERS.get(entity)
@@ -102,22 +104,21 @@ class RecordMutations(AccountState):
             base["id"] = rec_id
         elif builder:
             base = getattr(factory, builder)(rec_id, ts, ts, blank=True)
+        elif entity in REFERENCE_KINDS:
+            base = blank(entity, rec_id, ts, self.data.store, data)
         else:
-            base = {"id": rec_id} if entity != "lead_sources" else {}
-            template = next(iter(self.data.store[entity].values()), {})
-            for key in ("add_time", "update_time"):
-                if key in template:  # same timestamp keys (and format) as the existing records
-                    base[key] = self._now(entity)
+            base = {}  # lead sources: a name only
         rec = self._apply(entity, base, data)
         if entity == "deals":
             stage = self.data.store["stages"].get(rec["stage_id"])
             if stage:
                 rec["pipeline_id"] = stage["pipeline_id"]
-        if "update_time" in base:
-            rec["update_time"] = self._now(entity)
-        self.data.store[entity][rec_id] = rec
+        time_field = UPDATE_TIME_FIELD.get(entity, "update_time")
+        if time_field in base:
+            rec[time_field] = self._now(entity)
+        self.data.store[entity][rec["name"] if entity == "lead_sources" else rec["id"]] = rec
         self._bump(entity)
-        return rec
+        return render(entity, rec, self.data.store)
 
     def _create_deal_product(self, factory: RecordFactory, data: dict[str, Any]) -> dict[str, Any]:
         deal = self._get("deals", data["deal_id"])
@@ -131,7 +132,7 @@ class RecordMutations(AccountState):
         ids.append(row_id)
         self._touch_deal(deal["id"], products_delta=1)
         self._bump("deal_products")
-        return row
+        return render("deal_products", row, self.data.store)
 
     def _create_child(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         """Add a follower (`user_id`) or participant (`person_id`) to a deal (`deal_id`).
@@ -157,9 +158,9 @@ class RecordMutations(AccountState):
             person = self._get("persons", data["person_id"])
             if any(r["person"]["id"] == person["id"] for r in self.deal_participants(deal["id"])):
                 raise ValueError(f"person {person['id']} already participates in deal {deal['id']}")
-            store = self.data.store
-            row = deal_children.participant(row_id, deal, person, store["users"], store["organizations"], add_time=now)
-            self.data.participant_edits.add(deal["id"], row, "id")
+            # only the facts: the row is rendered from the person as it is when read
+            self.data.participant_edits.add(deal["id"], {"id": row_id, "person_id": person["id"], "add_time": now}, "id")
+            row = next(r for r in self.deal_participants(deal["id"]) if r["id"] == row_id)
             out = {**row, "deal_id": deal["id"]}
         self._touch_deal(deal["id"])
         self._bump(entity)
@@ -199,8 +200,9 @@ class RecordMutations(AccountState):
         old = self._get(entity, rec_id)
         new = self._apply(entity, old, changes)
         now = self._now(entity)
-        if "update_time" in old:
-            new["update_time"] = now
+        time_field = UPDATE_TIME_FIELD.get(entity, "update_time")
+        if time_field in old:  # kinds without one (currencies, roles, goals) just change
+            new[time_field] = now
         if entity == "deals":
             self._deal_side_effects(old, new, now)
         if entity in HISTORY_ENTITIES:
@@ -209,7 +211,7 @@ class RecordMutations(AccountState):
         if entity == "deal_products":
             self._touch_deal(new["deal_id"])
         self._bump(entity)
-        return new
+        return render(entity, new, self.data.store)
 
     def _deal_side_effects(self, old: dict[str, Any], new: dict[str, Any], now: str | None) -> None:
         if new.get("stage_id") != old.get("stage_id"):
@@ -251,7 +253,8 @@ class RecordMutations(AccountState):
         """Delete a record (any stored kind the real API can delete).
 
         Deals become `status: deleted`, `is_deleted: true` and stay listed (`status=deleted`)
-        for 30 days of virtual time; activity types stay listed with `active_flag: false`.
+        for 30 days of virtual time; activity types, users (deactivated) and currencies stay
+        listed with `active_flag: false`.
         Every other record leaves every listing at once; the six
         core kinds and leads stay in the trash for 30 days (`deleted_records`, `restore`),
         the other kinds forever (reported by `deleted_records`). Deal-product rows update
@@ -259,7 +262,7 @@ class RecordMutations(AccountState):
 
         Raises:
             KeyError: If the record does not exist (or is already deleted).
-            ValueError: For kinds Pipedrive cannot delete (users are deactivated instead).
+            ValueError: For kinds Pipedrive cannot delete (lead sources).
         """
         if entity in CHILD_KINDS:
             self._delete_child(entity, rec_id)
@@ -269,7 +272,11 @@ class RecordMutations(AccountState):
         old = self._get(entity, rec_id)
         ts = self.clock.timestamp()
         if entity in _MARKED_INACTIVE:
-            self.data.store[entity][rec_id] = dict(old, active_flag=False, update_time=self._now(entity))
+            new = dict(old, active_flag=False)
+            time_field = UPDATE_TIME_FIELD.get(entity, "update_time")
+            if time_field in old:
+                new[time_field] = self._now(entity)
+            self.data.store[entity][rec_id] = new
             self.data.deletions.add(entity, rec_id, Deleted(ts))
             self._bump(entity)
             return
@@ -316,7 +323,7 @@ class RecordMutations(AccountState):
             new = dict(deleted.record, update_time=self._now(entity))
         self.data.store[entity][rec_id] = new
         self._bump(entity)
-        return new
+        return render(entity, new, self.data.store)
 
     def archive(self, entity: str, rec_id: Any) -> dict[str, Any]:
         """Archive a deal, lead or project: it moves from the default to the archived listing.
@@ -337,4 +344,4 @@ class RecordMutations(AccountState):
             new[key] = True if key == "is_archived" else now
         self.data.store[entity][rec_id] = new
         self._bump(entity)
-        return new
+        return render(entity, new, self.data.store)

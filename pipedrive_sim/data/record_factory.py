@@ -24,6 +24,8 @@ _NULL_SHARE = 0.3  # share of null custom values in random records
 
 #: The generated note attached to a lead, a project and a task (and pinned to the lead).
 LINKED_NOTE = 4
+#: The generated file attached to a person, an organization and a product.
+LINKED_FILE = 4
 #: Fields that v2 returns only when asked with `include_fields`; stored on the records.
 INCLUDE_FIELDS: dict[str, tuple[str, ...]] = {
     "deals": ("products_count", "first_won_time"),
@@ -317,7 +319,6 @@ class RecordFactory:
         """A v1 note, attached to a deal, person and/or organization (or a lead, project, task)."""
         rng = self.rng
         user = 1 if blank else self._user()
-        users = self.data.store["users"]
         rec: dict[str, Any] = {
             "id": id, "active_flag": True, "add_time": v1_ts(add),
             "content": "" if blank else f"<p>{self.text(long=True)}</p>",
@@ -329,11 +330,10 @@ class RecordFactory:
             ref = None if blank else self._ref(entity, share)
             target = self.data.store[entity].get(ref) if ref else None
             rec[key] = None if target is None else ref
-            rec[obj] = None if target is None else {attr: target[attr]}
+            rec[obj] = None  # embedded copy: rendered when read (`embedded.py`)
         links = self._note_links(id, rec["deal_id"] is None) if not blank else {}
-        lead = self.data.store["leads"].get(links.get("lead_id"))
         rec |= {
-            "lead_id": links.get("lead_id"), "lead": None if lead is None else {"title": lead["title"]},
+            "lead_id": links.get("lead_id"), "lead": None,
             "project_id": links.get("project_id"), "task_id": links.get("task_id"),
             "last_update_user_id": user,
             "pinned_to_deal_flag": rec["deal_id"] is not None and rng.random() < 0.1,
@@ -341,7 +341,7 @@ class RecordFactory:
             "pinned_to_organization_flag": False, "pinned_to_person_flag": False,
             "pinned_to_project_flag": False, "pinned_to_task_flag": False,
             "update_time": v1_ts(upd),
-            "user": _user_ref(users.get(user)), "user_id": user,
+            "user": None, "user_id": user,
         }
         return rec
 
@@ -366,19 +366,33 @@ class RecordFactory:
                 out["task_id"] = aux.randint(1, top["tasks"])
         return out
 
+    def _file_links(self, file_id: int) -> dict[str, int]:
+        """Person, organization and product a generated file is attached to besides its deal
+        (a random source of their own, so no other generated value moved; `LINKED_FILE` has
+        all three)."""
+        aux = random.Random(self.data.seed * 2_000_029 + file_id)
+        out = {}
+        for kind, entity, share in (("person", "persons", 0.3), ("org", "organizations", 0.2), ("product", "products", 0.1)):
+            top = self.data.next_ids.get(entity, 1) - 1
+            if top and (aux.random() < share or file_id == LINKED_FILE):
+                out[kind] = aux.randint(1, top)
+        return out
+
     def file(self, id: int, add: int, upd: int, blank: bool = False) -> dict[str, Any]:
         """A v1 file record (metadata only)."""
         rng = self.rng
         name = "empty.txt" if blank else f"{self.text().replace(' ', '_')}.{rng.choice(('pdf', 'png', 'docx'))}"
         rec: dict[str, Any] = {"id": id, "user_id": 1 if blank else self._user()}
         deal = self.data.store["deals"].get(None if blank else self._ref("deals", 0.7))
-        # No linked object: the id is null and its name "" (the spec's example, e.g. `person_name: ""`).
+        # No linked object: the id is null and its name "" (the spec's example, e.g. `person_name: ""`);
+        # the names of linked objects are rendered when read (`embedded.py`).
+        links = {} if blank else self._file_links(id)
         for kind in ("deal", "person", "org", "product", "activity", "lead", "project"):
-            rec[f"{kind}_id"] = None
+            rec[f"{kind}_id"] = links.get(kind)
             if kind != "activity":
                 rec[f"{kind}_name"] = ""
         if deal is not None:
-            rec["deal_id"], rec["deal_name"] = deal["id"], deal["title"]
+            rec["deal_id"] = deal["id"]
         rec |= {
             "add_time": v1_ts(add), "update_time": v1_ts(upd), "file_name": name,
             "file_size": 0 if blank else rng.randint(100, 5_000_000), "active_flag": True,
@@ -439,11 +453,3 @@ def _v2_address(addr: dict[str, Any]) -> dict[str, Any]:
                 "route", "street_number", "subpremise", "postal_code"):
         out[key] = addr.get(key)
     return out
-
-
-def _user_ref(user: dict[str, Any] | None) -> dict[str, Any]:
-    """The `user` object embedded in v1 notes."""
-    if user is None:
-        return {"email": "", "icon_url": "", "is_you": False, "name": ""}
-    return {"email": user["email"], "icon_url": user["icon_url"] or "", "is_you": user["is_you"],
-            "name": user["name"]}

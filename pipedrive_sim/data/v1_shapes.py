@@ -11,12 +11,13 @@ e.g. a deal's `person_id`), also where the spec declares it non-nullable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
-from .reference_records import COMPANY_ID
-from .field_definitions import FieldDef
-from .timestamps import v2_to_v1
 from .custom_values import flatten_v1
+from .embedded import owner_ref
+from .field_definitions import FieldDef
+from .reference_records import COMPANY_ID
+from .timestamps import v2_to_v1
 
 _PARTS = ("subpremise", "street_number", "route", "sublocality", "locality", "admin_area_level_1",
           "admin_area_level_2", "country", "postal_code")
@@ -32,7 +33,7 @@ class V1Rule:
         copied: v2 boolean key -> extra v1 keys holding the same value.
         string_keys: Keys rendered as strings in v1 (e.g. `visible_to`).
         label: How `label_ids` becomes v1 `label`: "csv" (comma string), "first" (int) or "".
-        extra: Post-processing hook for entity-specific keys.
+        extra: Post-processing hook for entity-specific keys (gets the users, for embedded owners).
     """
 
     renames: dict[str, str] = field(default_factory=dict)
@@ -40,31 +41,30 @@ class V1Rule:
     copied: dict[str, tuple[str, ...]] = field(default_factory=dict)
     string_keys: tuple[str, ...] = ()
     label: str = ""
-    extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    extra: Callable[[dict[str, Any], dict[str, Any], Mapping[int, dict[str, Any]]], None] | None = None
 
 
-def _hhmm(out: dict[str, Any], rec: dict[str, Any]) -> None:
+def _hhmm(out: dict[str, Any], rec: dict[str, Any], users: Mapping[int, dict[str, Any]]) -> None:
     """v1 activity `due_time`/`duration` are `HH:MM`."""
     for key in ("due_time", "duration"):
         if isinstance(out.get(key), str):
             out[key] = out[key][:5]
 
 
-def _org_owner(out: dict[str, Any], rec: dict[str, Any]) -> None:
-    """v1 organizations embed the owner as an object."""
-    out["owner_id"] = {"id": rec["owner_id"], "name": "", "email": "", "has_pic": 0, "pic_hash": None,
-                       "active_flag": True, "value": rec["owner_id"]}
+def _org_owner(out: dict[str, Any], rec: dict[str, Any], users: Mapping[int, dict[str, Any]]) -> None:
+    """v1 organizations embed the owner as an object (name and email of the user as they are now)."""
+    out["owner_id"] = owner_ref(rec["owner_id"], users.get(rec["owner_id"]))
     out["company_id"] = COMPANY_ID
     out["first_char"] = rec["name"][:1].lower()
 
 
-def _person(out: dict[str, Any], rec: dict[str, Any]) -> None:
+def _person(out: dict[str, Any], rec: dict[str, Any], users: Mapping[int, dict[str, Any]]) -> None:
     out["company_id"] = COMPANY_ID
     out["first_char"] = rec["name"][:1].lower()
     out["last_name"] = rec.get("last_name") or None
 
 
-def _pipeline(out: dict[str, Any], rec: dict[str, Any]) -> None:
+def _pipeline(out: dict[str, Any], rec: dict[str, Any], users: Mapping[int, dict[str, Any]]) -> None:
     out["url_title"] = "".join(c if c.isalnum() else "-" for c in rec["name"].lower())
 
 
@@ -85,13 +85,15 @@ RULES: dict[str, V1Rule] = {
 _ADDRESS_KEYS = ("address", "postal_address", "location")
 
 
-def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -> dict[str, Any]:
+def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef],
+                 users: Mapping[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the v1 shape of a v2 record.
 
     Args:
         entity: Entity key (e.g. `deals`).
         rec: The v2 record (not modified).
         custom: Custom field definitions of the entity's field set.
+        users: Users by id (v1 organizations embed their owner's name and email).
 
     Returns:
         A new dict in the v1 shape.
@@ -125,7 +127,7 @@ def record_to_v1(entity: str, rec: dict[str, Any], custom: Iterable[FieldDef]) -
     elif rule.label == "first":
         out["label"] = labels[0] if labels else None
     if rule.extra:
-        rule.extra(out, rec)
+        rule.extra(out, rec, users or {})
     for fd in custom:  # custom values may be null: they are not in the spec's schemas
         flatten_v1(fd, (rec.get("custom_fields") or {}).get(fd.key), out)
     return out

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 import orjson
 
-from ..data import INCLUDE_FIELDS
+from ..data import INCLUDE_FIELDS, UPDATE_TIME_FIELD
 
 SortKey = tuple[Any, ...]
 
@@ -50,8 +50,6 @@ def parse_timestamp(value: str) -> float:
 
 
 MEMO_SIZE = 64
-#: Entities whose last-update time is not ``update_time`` (v1 users carry ``modified``).
-UPDATE_TIME_FIELDS: dict[str, str] = {"users": "modified"}
 TIME_FIELDS = frozenset({"update_time", "add_time", "due_date", "log_time", "time", "timestamp"})
 
 
@@ -219,7 +217,7 @@ class IndexStore:
                     version,
                     list(self.account.records(entity)),
                     INCLUDE_FIELDS.get(entity, ()),
-                    UPDATE_TIME_FIELDS.get(entity, "update_time"),
+                    UPDATE_TIME_FIELD.get(entity, "update_time"),
                 )
                 self._indexes[entity] = index
             return index

@@ -10,8 +10,8 @@ import requests
 
 from pipedrive_sim import Account, SimServer
 
-#: Kinds that leave every listing when deleted (deals stay listed as deleted; activity types
-#: stay listed as inactive).
+#: Kinds that leave every listing when deleted (deals stay listed as deleted; activity types,
+#: users and currencies stay listed as inactive).
 VANISHING = ("persons", "organizations", "activities", "products", "notes", "files", "leads", "call_logs",
              "pipelines", "stages", "lead_labels", "filters", "goals", "roles", "projects", "tasks", "deal_products")
 RETAINED = ("activities", "files", "persons", "products", "organizations", "leads")
@@ -48,18 +48,27 @@ def test_deleted_deal_stays_listed_as_deleted_and_activity_types_as_inactive(acc
     assert deal["id"] in account.deleted_records("deals")
     with pytest.raises(KeyError):
         account.delete("deals", deal["id"])  # already deleted
-    kind = _first(account, "activity_types", active_flag=True)
-    account.delete("activity_types", kind["id"])
-    assert {t["id"]: t for t in account.records("activity_types")}[kind["id"]]["active_flag"] is False
-    assert kind["id"] in account.deleted_records("activity_types")
 
 
-@pytest.mark.parametrize("entity", ("users", "currencies", "lead_sources"))
-def test_kinds_the_api_cannot_delete(account: Account, entity: str) -> None:
-    rec_id = next(iter(account.data.store[entity]))
+
+@pytest.mark.parametrize(("entity", "time_field"), [("activity_types", "update_time"), ("users", "modified"),
+                                                    ("currencies", None)])
+def test_marked_inactive_kinds_stay_listed(account: Account, entity: str, time_field: str | None) -> None:
+    """Activity types are "marked as deleted", users deactivated, currencies turned off."""
+    rec = _first(account, entity, active_flag=True)
+    account.clock.advance(minutes=3)
+    account.delete(entity, rec["id"])
+    after = {r["id"]: r for r in account.records(entity)}[rec["id"]]
+    assert after["active_flag"] is False
+    if time_field:
+        assert after[time_field] == "2026-11-01 12:03:00"
+    assert rec["id"] in account.deleted_records(entity)
+
+
+def test_lead_sources_cannot_be_deleted(account: Account) -> None:
     with pytest.raises(ValueError):
-        account.delete(entity, rec_id)
-    assert rec_id in account.data.store[entity]
+        account.delete("lead_sources", "API")
+    assert "API" in {s["name"] for s in account.records("lead_sources")}
 
 
 def test_the_six_core_kinds_and_leads_are_forgotten_after_30_days(account: Account) -> None:
@@ -160,5 +169,5 @@ def test_deletions_restore_and_changelogs_over_http(sim_server: SimServer, sim_s
     restored = requests.post(f"{control}/leads/{lead}/restore").json()
     assert restored["success"] and restored["data"]["id"] == lead
     assert lead in {x["id"] for x in sim_session.get(f"{base}/v1/leads").json()["data"]}
-    refused = requests.post(f"{control}/users/1/delete").json()
+    refused = requests.post(f"{control}/lead_sources/API/delete").json()
     assert not refused["success"] and "ValueError" in refused["error"]
