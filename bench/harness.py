@@ -318,7 +318,7 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
     """Runs `pipeline.run(data, loader_file_format="jsonl")` and reads timings from the trace.
 
     On an incremental run a DuckDB destination is kept open during the run
-    (`pipedrive_pipeline.duckdb_kept_open`), as the product's pipeline script does.
+    (`destination.duckdb_kept_open`), as the product's pipeline script does.
 
     Args:
         pipeline: The pipeline.
@@ -336,7 +336,7 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
                 for table, table_metrics in m.get("table_metrics", {}).items():
                     rows[table] = rows.get(table, 0) + table_metrics.items_count
         return RunResult(wall_s=wall, steps_s={"extract": wall}, rows=rows)
-    from pipedrive_pipeline import duckdb_kept_open
+    from pipedrive.run.destination import duckdb_kept_open
 
     with duckdb_kept_open(pipeline):  # as pipedrive_pipeline.py runs (incremental runs only)
         info = pipeline.run(data, loader_file_format="jsonl")

@@ -21,7 +21,7 @@ Before both runs one unmeasured extract of ours reads every page once (`warm_up`
 simulator's lazily built indexes and serialized records do not slow down only the first run.
 
 Both pipelines run with the product's settings, identical for both (`dlt_settings`, printed and
-stored with each result): the DuckDB destination of `pipedrive_pipeline.duckdb_destination` and
+stored with each result): the DuckDB destination of `destination.duckdb_destination` and
 the project's `.dlt/config.toml` (one load job at a time, 1,000-row write buffers), which the
 workers read because they run in the repository root. The workers also report their CPU
 seconds: on a loaded machine CPU time is the steadier measure.
@@ -114,17 +114,17 @@ def dlt_settings() -> dict[str, Any]:
     """
     import dlt
 
-    from pipedrive_pipeline import DUCKDB_GLOBAL_CONFIG
+    from pipedrive.run.destination import DUCKDB_GLOBAL_CONFIG
 
     return {**{key: dlt.config.get(key) for key in DLT_SETTINGS}, "duckdb_global_config": DUCKDB_GLOBAL_CONFIG}
 
 
 def product_pipeline(work: Path, name: str) -> Any:
     """`harness.make_pipeline` with the product's DuckDB destination
-    (`pipedrive_pipeline.duckdb_destination`), for ours and the floor alike."""
+    (`destination.duckdb_destination`), for ours and the floor alike."""
     import dlt
 
-    from pipedrive_pipeline import duckdb_destination
+    from pipedrive.run.destination import duckdb_destination
 
     return dlt.pipeline(pipeline_name=name, pipelines_dir=str(work / "pipelines"),
                         destination=duckdb_destination(str(work / f"{name}.duckdb")),

@@ -1,36 +1,46 @@
 """dlt source for the Pipedrive CRM: every entity, full history, incremental, readable custom
-fields.
+fields, deal children, deletions.
 
-API v2 is used wherever it exists (deals, persons, organizations, activities, products,
-pipelines, stages, projects, tasks and their field sets); API v1 only for entities v2 lacks.
-See `pipedrive/README.md` for the tables, configuration, incremental and deletion behaviour.
+`pipedrive_source()` is the dlt source; `pipedrive.run.load(pipeline)` runs it the way this
+project's command line does (preflight, repair of a killed run, chunks, one token budget, a
+summary), for library, Airflow and Dagster users alike. The parts, one folder each: `http`
+(client, auth, rate limiter, paginators, errors), `fields` (definitions, custom-field columns,
+row shaping), `deal_children` (queue, budget, changelog, transformers), `run` (the run
+protocol); `entities.py` is the declarative table everything is generated from, `listings.py`
+turns its rows into resources. See `pipedrive/README.md` for tables and settings.
 
 API reference: https://developers.pipedrive.com/docs/api/v1 and
 https://developers.pipedrive.com/docs/api/v2 ; rate limits:
 https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
 """
 
-from typing import Optional, Sequence
+from dataclasses import replace
+from typing import List, Optional
 
 import dlt
 from dlt.common.typing import TAnyDateTime
 from dlt.extract.resource import DltResource
 
-from .chunking import with_page_size
-from .child_budget import DEFAULT_MAX_TOKENS_PER_RUN
-from .client import PipedriveClient, RequestStats
-from .config import resolve_base_url
-from .entities import ENTITIES, ENTITIES_BY_NAME, FIELD_SETS, Entity, FieldSet
-from .errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
-from .oauth import PipedriveOAuth, PipedriveOAuthCredentials, source_auth
-from .resources import build_resources
+from .deal_children import deal_child_resources
+from .deal_children.queue import DEFAULT_MAX_TOKENS_PER_RUN
+from .entities import DEAL_CHILDREN, ENTITIES, FIELD_SETS, Entity, FieldSet
+from .fields import FieldSetCache
+from .fields.tables import custom_fields_mapping_resource, field_set_resource
+from .http import PipedriveClient, RequestStats
+from .http.auth import source_auth
+from .http.base_url import resolve_base_url
+from .http.client import RunSession
+from .http.errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
+from .http.oauth import PipedriveOAuth, PipedriveOAuthCredentials
+from .listings import listing_resource
 
 __all__ = [
     "pipedrive_source",
     "PipedriveClient",
     "RequestStats",
+    "RunSession",
     "ENTITIES",
-    "ENTITIES_BY_NAME",
+    "DEAL_CHILDREN",
     "FIELD_SETS",
     "Entity",
     "FieldSet",
@@ -42,7 +52,7 @@ __all__ = [
 ]
 
 MAX_TABLE_NESTING = 0
-"""Lists stay json columns (no child tables); nested dicts are flattened by the source itself."""
+"""Lists stay json columns (no child tables); nested objects are flattened by the source itself."""
 
 
 @dlt.source(name="pipedrive", max_table_nesting=MAX_TABLE_NESTING)
@@ -56,69 +66,74 @@ def pipedrive_source(
     max_pages_per_chunk: Optional[int] = None,
     page_size: Optional[int] = None,
     oauth: Optional[PipedriveOAuthCredentials] = None,
-    run_stats: Optional[RequestStats] = None,
-) -> Sequence[DltResource]:
+    session: Optional[RunSession] = None,
+) -> List[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
 
     Args:
         api_token: API token (Settings > Personal preferences > API); sent only in the
-            `x-api-token` header. Config: `[sources.pipedrive] api_token` in
-            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__API_TOKEN`. Leave it unset when using
-            `oauth`; exactly one of the two must be configured.
+            `x-api-token` header. Config: `[sources.pipedrive] api_token` in `.dlt/secrets.toml`
+            or `SOURCES__PIPEDRIVE__API_TOKEN`. Leave it unset when using `oauth`.
         company_domain: `acme` for `https://acme.pipedrive.com` (routes to the company's data
             center). Default host: `https://api.pipedrive.com`.
-        base_url: Explicit host that wins over `company_domain` (proxies, the simulator);
-            v1 is `{base_url}/api/v1`, v2 `{base_url}/api/v2`. Host order: `base_url`, then the
-            OAuth token response's `api_domain`, then `company_domain`, then the default.
-        start_date: Earliest `update_time` loaded on the first run of incremental tables
-            (deals, persons, organizations, activities, products, notes, leads, files).
+        base_url: Explicit host that wins over everything (proxies, the simulator); v1 is
+            `{base_url}/api/v1`, v2 `{base_url}/api/v2`. Then the OAuth token response's
+            `api_domain`, then `company_domain`, then the default.
+        start_date: Earliest `update_time` loaded on the first run of incremental tables.
             Later runs continue from the stored cursor. Default: full history.
-        hard_delete: False (default) keeps rows Pipedrive reports deleted, with
-            `is_deleted = true`; True deletes them from the destination.
-        max_tokens_per_run: Hard cap on the API tokens of a run: the client stops the run
-            with `TokenBudgetExceededError` before a request would exceed it (None: no hard
-            cap). The deal children (products, changes, participants, followers: 10-40 tokens
-            per deal) stop *cleanly* once the run has spent 90% of it - of 10,000 tokens when
-            None, a third of the smallest daily budget (Lite, one seat) - and keep the remaining
-            deals queued in dlt state for the next run. See `pipedrive.child_budget`.
-        max_pages_per_chunk: Cut long backfills into chunks: an incremental table reads at
-            most this many pages per run, then flags itself pending in its resource state
-            (`pipedrive.chunking.pending_resources`); run the pipeline again until nothing is
-            pending, as `pipedrive_pipeline.py` does. An interrupted run then loses at most one
-            chunk per table. None: read everything in one run.
+        hard_delete: False (default) keeps rows Pipedrive reports deleted, with `is_deleted =
+            true`; True deletes them from the destination.
+        max_tokens_per_run: Hard cap on the API tokens of a run: the client stops the run with
+            `TokenBudgetExceededError` before a request would exceed it (None: no hard cap). The
+            deal children stop *cleanly* once the run has spent 90% of it (of 10,000 tokens when
+            None) and keep the remaining deals queued for the next run.
+        max_pages_per_chunk: Pages an incremental table reads per `pipeline.run()` before it
+            flags itself as having more (`pipedrive.run.load` runs chunk after chunk until none
+            has). None: read everything in one run.
         page_size: Largest `limit` requested from list endpoints (default: each endpoint's
-            maximum, usually 500); smaller pages make smaller chunks and requests.
-        oauth: OAuth 2.0 app credentials instead of `api_token` (`client_id`, `client_secret`,
-            `refresh_token`, optional `token_url`), from `[sources.pipedrive.oauth]` in
-            `.dlt/secrets.toml` or `SOURCES__PIPEDRIVE__OAUTH__*`. Requests carry
-            `Authorization: Bearer`; the access token is refreshed before it expires and on a
-            401. The first token is fetched when the source is created (bad credentials fail
-            here; its `api_domain` is the host unless `base_url` is set). See
-            `pipedrive/oauth.py` and the README's OAuth section.
-
-        run_stats: Request/token counters shared by the sources of one run: pass the same
-            object to the source of every chunk so `max_tokens_per_run` caps the whole run and
-            the totals can be reported (`pipedrive_pipeline.py` does). New counters by default.
+            maximum, usually 500).
+        oauth: OAuth 2.0 app credentials instead of `api_token` (`[sources.pipedrive.oauth]`
+            `client_id`, `client_secret`, `refresh_token`, optional `token_url`). The first token
+            is fetched here, so bad credentials fail before any load.
+        session: What the sources of one run share (one client: rate limiter, token cap,
+            counters); pass the same `RunSession` to the source of every chunk. `pipedrive.run`
+            does. A new one by default.
 
     Returns:
-        The resources, one per table.
+        The resources, one per table (listings, deal children, field sets, mapping).
     """
-    auth = source_auth(api_token, oauth)
-    # OAuth: the first token exchange happens here, so bad credentials fail before any load
-    api_domain = auth.api_domain if isinstance(auth, PipedriveOAuth) else None
-    client = PipedriveClient(
-        auth,
-        resolve_base_url(company_domain, base_url, api_domain),
-        max_tokens_per_run=max_tokens_per_run,
-        stats=run_stats,
+    session = session if session is not None else RunSession()
+
+    def make_client() -> PipedriveClient:
+        auth = source_auth(api_token, oauth)
+        # OAuth: the first token exchange happens here, so bad credentials fail before any load
+        api_domain = auth.api_domain if isinstance(auth, PipedriveOAuth) else None
+        return PipedriveClient(
+            auth,
+            resolve_base_url(company_domain, base_url, api_domain),
+            max_tokens_per_run=max_tokens_per_run,
+            stats=session.stats,  # type: ignore[union-attr]
+        )
+
+    client = session.client_for(make_client)
+    entities = ENTITIES if page_size is None else tuple(
+        replace(e, page_size=min(e.page_size, page_size)) for e in ENTITIES
     )
-    return build_resources(
+    field_sets = FieldSetCache(client)
+    listings = [
+        listing_resource(
+            entity, client, field_sets, start_date=start_date, hard_delete=hard_delete,
+            max_pages_per_chunk=max_pages_per_chunk,
+        )
+        for entity in entities
+    ]
+    children = deal_child_resources(
+        {resource.name: resource for resource in listings},
         client,
-        start_date=start_date,
+        field_sets,
         hard_delete=hard_delete,
-        entities=with_page_size(ENTITIES, page_size),
-        max_pages_per_chunk=max_pages_per_chunk,
-        max_tokens_per_run=(
-            DEFAULT_MAX_TOKENS_PER_RUN if max_tokens_per_run is None else max_tokens_per_run
-        ),
+        max_tokens_per_run=DEFAULT_MAX_TOKENS_PER_RUN if max_tokens_per_run is None else max_tokens_per_run,
     )
+    renamed_sets = sorted({e.custom_field_set for e in ENTITIES if e.custom_field_set})
+    field_tables = [field_set_resource(f, field_sets, renames_records=f.name in renamed_sets) for f in FIELD_SETS]
+    return [*listings, *children, *field_tables, custom_fields_mapping_resource(field_sets, renamed_sets)]

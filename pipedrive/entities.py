@@ -1,19 +1,31 @@
-"""The declarative table of every Pipedrive entity the source loads.
+"""The declarative table of everything the source loads: listings, deal children, field sets.
 
-One row (an `Entity`) describes one resource: which endpoint it reads, how that endpoint pages,
-how it filters and sorts, how rows merge into the destination and which custom-field set
-renames its hash keys. `pipedrive.resources` turns every row into a dlt resource, so adding an
-entity is one line here.
+One `Entity` row is one top-level resource (a listing endpoint and how it becomes a table), one
+`DealChild` row is one table fed per deal, one `FieldSet` row is one `*Fields` endpoint. The
+factories (`pipedrive.listings`, `pipedrive.deal_children`, `pipedrive.fields`) read only these
+rows, so adding an incremental entity with custom fields is one line in `ENTITIES`.
 
-Token costs are the `x-token-cost` of the operation in the official OpenAPI specs.
+Rows are built with keyword arguments through presets for the styles Pipedrive repeats
+(`v2_listing`, `v1_listing` and the cursors `V2_UPDATED_SINCE`, `V1_UPDATED_SINCE`,
+`V1_NEWEST_FIRST`); `twin` derives the second listing of a table (archived deals, leads and
+projects, inactive goals) from its live row. Behaviour that follows from a row's fields is named
+by the properties of `Entity` (`is_incremental`, `is_chunkable`, `pages_by_keyset`,
+`stops_at_cursor`, `reads_every_page`, `drops_deleted_rows`), documented where they are defined.
+
+Token costs are the `x-token-cost` of each operation in the official OpenAPI specs (checked by
+`tests/source/test_entities.py`).
 """
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
 from enum import Enum
 from types import MappingProxyType
-from typing import Dict, Literal, Mapping, Optional, Tuple
+from typing import Any, Literal, Mapping, Optional, Tuple
 
-TWriteDisposition = Literal["merge", "replace", "append"]
+from dlt.common.time import ensure_pendulum_datetime
+
+TWriteDisposition = Literal["merge", "replace"]
 TSortOrder = Literal["asc", "desc"]
 
 
@@ -36,31 +48,86 @@ class Paging(str, Enum):
 
 
 class TimestampFormat(str, Enum):
-    """String format of an entity's cursor column, so start dates compare like the API's values."""
+    """String format of a cursor column: values compare correctly only within one format."""
 
-    V1 = "v1"
+    V1 = "%Y-%m-%d %H:%M:%S"
     """`2024-01-31 10:20:30` (UTC, no zone): most v1 entities."""
-    RFC3339 = "rfc3339"
+    RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
     """`2024-01-31T10:20:30Z`: every v2 entity."""
-    RFC3339_MS = "rfc3339_ms"
-    """`2024-01-31T10:20:30.000Z`: v1 leads and lead labels."""
+    RFC3339_MS = "%Y-%m-%dT%H:%M:%S.000Z"
+    """`2024-01-31T10:20:30.000Z`: v1 leads."""
 
 
-def _frozen(mapping: Optional[Mapping[str, str]] = None) -> Mapping[str, str]:
+def parse_timestamp(value: Any) -> datetime:
+    """Any Pipedrive timestamp, date or datetime as an aware UTC datetime (naive v1 values are UTC)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return ensure_pendulum_datetime(value).in_timezone("UTC")
+
+
+def format_timestamp(value: Any, fmt: TimestampFormat) -> str:
+    """A timestamp in the format a cursor column stores it."""
+    return parse_timestamp(value).strftime(TimestampFormat(fmt).value)
+
+
+def to_updated_since(value: Optional[Any]) -> Optional[str]:
+    """RFC 3339 value for `updated_since` (every endpoint takes RFC 3339), whole seconds: the
+    filter is inclusive, so truncating can only re-read rows of the same second, never skip one."""
+    if value is None or value == "":
+        return None
+    return format_timestamp(value, TimestampFormat.RFC3339)
+
+
+def frozen(mapping: Optional[Mapping[str, Any]] = None) -> Mapping[str, Any]:
+    """A read-only copy of `mapping` (rows of the table are immutable)."""
     return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True)
+class Cursor:
+    """How an incremental listing is read: the cursor column and what the API does with it.
+
+    Attributes:
+        field: Column tracked by `dlt.sources.incremental`.
+        format: String format of the column's values.
+        since_param: Query parameter filtering `field >= value` on the server; None when the
+            endpoint cannot filter (then the cursor filters client side).
+        order: Order `sort_params` produce.
+        sort_params: Query parameters that sort the listing by `field`.
+    """
+
+    field: str = "update_time"
+    format: TimestampFormat = TimestampFormat.RFC3339
+    since_param: Optional[str] = "updated_since"
+    order: TSortOrder = "asc"
+    sort_params: Mapping[str, str] = dataclasses.field(default_factory=frozen)
+
+
+V2_UPDATED_SINCE = Cursor(sort_params=frozen({"sort_by": "update_time", "sort_direction": "asc"}))
+"""v2: `updated_since` filter, oldest change first (deals, persons, organizations, activities,
+products)."""
+V1_UPDATED_SINCE = Cursor(format=TimestampFormat.V1, sort_params=frozen({"sort": "update_time ASC"}))
+"""v1 with an `updated_since` filter (notes; leads with `format=RFC3339_MS`)."""
+V1_NEWEST_FIRST = Cursor(
+    format=TimestampFormat.V1, since_param=None, order="desc",
+    sort_params=frozen({"sort": "update_time DESC"}),
+)
+"""v1 without a filter but sortable: newest first, the read stops at the stored cursor."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Endpoint:
     """A GET list endpoint: where it is, how it pages and what one request costs.
 
     Attributes:
-        name: Name of what the endpoint lists (a resource or field-set name).
-        path: Path relative to the version base URL.
+        name: Unique name of what the endpoint feeds (a resource or field-set name).
+        path: Path relative to the version base URL (`{id}`: a deal id, for deal children).
         api: API version of `path`.
         paging: Pagination style of the endpoint.
-        token_cost: `x-token-cost` of one request (official OpenAPI specs).
+        token_cost: `x-token-cost` of one request.
         page_size: Largest `limit` the endpoint accepts (500 unless the spec says less).
+        params: Constant query parameters (status lists, `include_fields`, ...).
+        data_selector: JSON path of the record list in the response body.
     """
 
     name: str
@@ -69,62 +136,33 @@ class Endpoint:
     paging: Paging
     token_cost: int
     page_size: int = 500
+    params: Mapping[str, str] = field(default_factory=frozen)
+    data_selector: str = "data"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entity(Endpoint):
-    """One Pipedrive list endpoint and how it becomes a table.
+    """A top-level listing and how it becomes a table.
 
     Attributes:
-        name: dlt resource name (unique).
-        path: Path relative to the version base URL, e.g. `/deals`. A child entity may use a
-            `{id}` placeholder for the parent id (e.g. `/deals/{id}/flow`).
-        api: API version of `path`.
-        paging: Pagination style of the endpoint.
-        token_cost: `x-token-cost` of one request to the endpoint.
-        page_size: Largest `limit` the endpoint accepts (500 unless the spec says less).
+        table_name: Destination table when it differs from `name` (twins share a table).
         primary_key: Natural key the table merges on.
-        write_disposition: `merge` for entities read incrementally or large, `replace` for small
-            reference tables read in one request (a replace also drops rows deleted upstream).
-        table_name: Destination table when it differs from `name` (archived listings load into
-            the live table).
-        cursor_field: Column tracked by `dlt.sources.incremental` (None: not incremental).
-        cursor_format: String format of `cursor_field` values.
-        updated_since_param: Query parameter the server filters `cursor_field >= value` with;
-            None when the endpoint cannot filter (then the cursor filters client side).
-        sort_params: Query parameters that sort the listing by `cursor_field`.
-        sort_order: Order `sort_params` produce; `desc` lets the resource stop at the first
-            row older than the cursor.
-        custom_field_set: Field set whose hash keys are renamed in the records (`deal`, ...).
-        extra_params: Constant query parameters (status lists, include_fields, ...).
-        record_defaults: Values set on every record when the API omits them.
-        data_selector: JSON path of the record list in the response body.
-        soft_delete_column: Boolean column that marks a row deleted upstream.
-        parent: Name of the entity whose records feed this child entity (None: top level).
-        parent_key: Parent record field that identifies it (usually `id`).
-        parent_ids_param: Query parameter taking a comma-separated batch of parent ids, for
-            batched child endpoints such as `/deals/products?deal_ids=`.
-        parent_batch_size: Most parent ids one batched request accepts.
+        write_disposition: `merge` for listings read incrementally, `replace` for the small
+            reference tables read whole (a replace also drops rows deleted upstream).
+        cursor: How the listing is read incrementally (None: read whole every run).
+        custom_field_set: Field set whose hash keys are renamed in the records.
+        record_defaults: Values set on every row that lacks the key.
+        soft_delete_column: Boolean column Pipedrive sets on deleted rows.
         selected: Whether the resource runs by default.
     """
 
-    primary_key: Tuple[str, ...] = ("id",)
-    write_disposition: TWriteDisposition = "merge"
     table_name: Optional[str] = None
-    cursor_field: Optional[str] = None
-    cursor_format: TimestampFormat = TimestampFormat.RFC3339
-    updated_since_param: Optional[str] = None
-    sort_params: Mapping[str, str] = field(default_factory=_frozen)
-    sort_order: Optional[TSortOrder] = None
+    primary_key: Tuple[str, ...] = ("id",)
+    write_disposition: TWriteDisposition = "replace"
+    cursor: Optional[Cursor] = None
     custom_field_set: Optional[str] = None
-    extra_params: Mapping[str, str] = field(default_factory=_frozen)
-    record_defaults: Mapping[str, object] = field(default_factory=_frozen)
-    data_selector: str = "data"
+    record_defaults: Mapping[str, Any] = field(default_factory=frozen)
     soft_delete_column: Optional[str] = None
-    parent: Optional[str] = None
-    parent_key: str = "id"
-    parent_ids_param: Optional[str] = None
-    parent_batch_size: int = 100
     selected: bool = True
 
     @property
@@ -134,35 +172,85 @@ class Entity(Endpoint):
 
     @property
     def is_incremental(self) -> bool:
-        """True when the resource keeps an `update_time` cursor between runs."""
-        return self.cursor_field is not None
+        """The resource keeps a cursor between runs and merges what it reads."""
+        return self.cursor is not None
+
+    @property
+    def is_chunkable(self) -> bool:
+        """A run may stop after any page and the next continue from the cursor: the API filters
+        by the cursor and sorts ascending, so a page end is a valid cursor (`pipedrive.run.chunks`)."""
+        return self.cursor is not None and self.cursor.order == "asc" and bool(self.cursor.since_param)
+
+    @property
+    def pages_by_keyset(self) -> bool:
+        """A v1 offset listing that filters and sorts by its cursor pages by moving the filter,
+        not the offset: an offset skips a row when one already read is edited mid-run
+        (`pipedrive.http.paginators.V1KeysetPaginator`)."""
+        return self.paging is Paging.OFFSET and self.is_chunkable
+
+    @property
+    def stops_at_cursor(self) -> bool:
+        """Newest first without a filter: the read stops at the first row older than the cursor
+        (dlt's `row_order="desc"`)."""
+        return self.cursor is not None and self.cursor.order == "desc" and not self.cursor.since_param
 
     @property
     def reads_every_page(self) -> bool:
-        """True when every run reads the listing to its last page (a multi-page listing without
-        a cursor): nothing cuts it short, so its pages can be read ahead (`pipedrive.read_ahead`)."""
-        return not self.is_incremental and self.paging != Paging.NONE
+        """Every run reads the listing to its last page (multi-page, no cursor), so its pages can
+        be read ahead in a thread of their own (`pipedrive.http.read_ahead`)."""
+        return self.cursor is None and self.paging is not Paging.NONE
 
-    def base_params(self) -> Dict[str, str]:
-        """Constant query parameters of every request (sort + extra params)."""
-        return {**self.sort_params, **self.extra_params}
+    def base_params(self) -> Mapping[str, str]:
+        """Constant query parameters of every request: the cursor's sort and `params`."""
+        return {**(self.cursor.sort_params if self.cursor else {}), **self.params}
+
+    def drops_deleted_rows(self, hard_delete: bool) -> bool:
+        """Rows flagged deleted are left out of a replace table when `hard_delete` is on (merge
+        tables delete them through dlt's `hard_delete` column hint instead)."""
+        return hard_delete and bool(self.soft_delete_column) and self.write_disposition == "replace"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class DealChild(Endpoint):
+    """A table fed per deal, from the pages of the deal listings (`DEAL_LISTINGS`).
+
+    Attributes:
+        primary_key: Key of a row.
+        history: True: rows are changes, merged on their key and read only when newer than what
+            earlier runs loaded; False: rows mirror the deal's current rows (a fetched deal
+            replaces all its rows, `merge_key="deal_id"`).
+        batch_param: Query parameter taking up to `batch_size` comma-separated deal ids (one
+            request for many deals); None: one request per deal (`{id}` in `path`).
+        batch_size: Most deal ids one batched request takes.
+        derived_from: Another child whose rows this table is derived from, without requests.
+        custom_field_set: Field set naming the fields in change rows.
+        selected: Whether the resource runs by default.
+    """
+
+    primary_key: Tuple[str, ...]
+    history: bool = False
+    batch_param: Optional[str] = None
+    batch_size: int = 100
+    derived_from: Optional[str] = None
+    custom_field_set: Optional[str] = None
+    selected: bool = True
+
+    @property
+    def table(self) -> str:
+        """Destination table name (both deal listings feed one table)."""
+        return self.name
+
+
+@dataclass(frozen=True, kw_only=True)
 class FieldSet(Endpoint):
-    """A `*Fields` endpoint: field definitions of one entity kind.
+    """A `*Fields` endpoint: the field definitions of one entity kind.
 
     Attributes:
         name: Field-set name (`deal`, `person`, ...), also the `entity` column of
             `custom_fields_mapping`.
-        path: Path of the definitions endpoint relative to the version base URL.
-        api: API version of `path` (v2 where it exists).
-        paging: Pagination style of the endpoint.
-        token_cost: `x-token-cost` of one request.
-        page_size: Largest `limit` accepted.
-        deleted_options_source: The v1 definitions endpoint of the same set, read only when a
-            record holds an option id the v2 definitions no longer list (v2 drops deleted
-            options, v1 keeps them in `options_deleted`).
+        deleted_options_source: The v1 definitions of the same set, read only when a record holds
+            an option id the v2 definitions no longer list (v2 drops deleted options, v1 keeps
+            them in `options_deleted`).
     """
 
     deleted_options_source: Optional["FieldSet"] = None
@@ -174,93 +262,130 @@ class FieldSet(Endpoint):
 
     @property
     def key_field(self) -> str:
-        """Field attribute holding the hash / built-in key (`field_code` v2, `key` v1)."""
+        """Attribute holding the hash or built-in key (`field_code` in v2, `key` in v1)."""
         return "field_code" if self.api is ApiVersion.V2 else "key"
 
 
 V1, V2 = ApiVersion.V1, ApiVersion.V2
 CURSOR, OFFSET, NONE = Paging.CURSOR, Paging.OFFSET, Paging.NONE
 
-_V2_INCREMENTAL = dict(
-    cursor_field="update_time",
-    updated_since_param="updated_since",
-    sort_params=_frozen({"sort_by": "update_time", "sort_direction": "asc"}),
-    sort_order="asc",
-    soft_delete_column="is_deleted",
-)
-_V1_SORT_ASC = _frozen({"sort": "update_time ASC"})
-_V1_SORT_DESC = _frozen({"sort": "update_time DESC"})
+
+def v2_listing(name: str, path: str, *, token_cost: int = 10, **options: Any) -> Entity:
+    """A v2 listing (cursor paging); incremental ones pass `cursor=V2_UPDATED_SINCE`."""
+    if options.get("cursor") is not None:
+        options.setdefault("write_disposition", "merge")
+        options.setdefault("soft_delete_column", "is_deleted")
+    return Entity(name=name, path=path, api=V2, paging=CURSOR, token_cost=token_cost, **options)
+
+
+def v1_listing(
+    name: str, path: str, *, paging: Paging = NONE, token_cost: int = 20, **options: Any
+) -> Entity:
+    """A v1 listing (most are one unpaged request)."""
+    if options.get("cursor") is not None:
+        options.setdefault("write_disposition", "merge")
+    return Entity(name=name, path=path, api=V1, paging=paging, token_cost=token_cost, **options)
+
+
+def twin(live: Entity, name: str, **changes: Any) -> Tuple[Entity, Entity]:
+    """A table's live listing and a second listing loading into the same table.
+
+    With `is_archived` in the changes' defaults, the live row gets `is_archived=False`.
+    Both run in one load, so a replace table is truncated once for the rows of both.
+    """
+    defaults = dict(changes.pop("record_defaults", {}))
+    if defaults.get("is_archived"):
+        live = replace(live, record_defaults=frozen({**live.record_defaults, "is_archived": False}))
+    other = replace(
+        live, name=name, table_name=live.table,
+        record_defaults=frozen({**live.record_defaults, **defaults}), **changes,
+    )
+    return live, other
+
+
+ARCHIVED = frozen({"is_archived": True})
 _DEAL_INCLUDE_FIELDS = (
     "next_activity_id,last_activity_id,first_won_time,products_count,files_count,notes_count,"
     "followers_count,email_messages_count,activities_count,done_activities_count,"
     "undone_activities_count,participants_count,last_incoming_mail_time,"
     "last_outgoing_mail_time,source_lead_id"
 )
-_DEAL_PARAMS = _frozen(
-    {"status": "open,won,lost,deleted", "include_fields": _DEAL_INCLUDE_FIELDS}
+_DEALS = dict(
+    custom_field_set="deal", cursor=V2_UPDATED_SINCE,
+    params=frozen({"status": "open,won,lost,deleted", "include_fields": _DEAL_INCLUDE_FIELDS}),
 )
+_LEADS_CURSOR = replace(V1_UPDATED_SINCE, format=TimestampFormat.RFC3339_MS)
 
-# fmt: off
+
+def _field_set(name: str, path: str, v1_paging: Optional[Paging]) -> FieldSet:
+    """A v2 field set whose v1 twin (`v1_paging`) lists deleted options, or a v1-only set."""
+    if v1_paging is None:
+        return FieldSet(name=name, path=path, api=V2, paging=CURSOR, token_cost=10)
+    v1 = FieldSet(name=name, path=path, api=V1, paging=v1_paging, token_cost=20)
+    return FieldSet(name=name, path=path, api=V2, paging=CURSOR, token_cost=10, deleted_options_source=v1)
+
+
 FIELD_SETS: Tuple[FieldSet, ...] = (
-    FieldSet("deal", "/dealFields", V2, CURSOR, 10, deleted_options_source=FieldSet("deal", "/dealFields", V1, OFFSET, 20)),
-    FieldSet("person", "/personFields", V2, CURSOR, 10, deleted_options_source=FieldSet("person", "/personFields", V1, OFFSET, 20)),
-    FieldSet("organization", "/organizationFields", V2, CURSOR, 10, deleted_options_source=FieldSet("organization", "/organizationFields", V1, OFFSET, 20)),
-    FieldSet("activity", "/activityFields", V2, CURSOR, 10, deleted_options_source=FieldSet("activity", "/activityFields", V1, NONE, 20)),
-    FieldSet("product", "/productFields", V2, CURSOR, 10, deleted_options_source=FieldSet("product", "/productFields", V1, OFFSET, 20)),
-    FieldSet("project", "/projectFields", V2, CURSOR, 10),
-    FieldSet("lead", "/leadFields", V1, OFFSET, 20),
-    FieldSet("note", "/noteFields", V1, NONE, 20),
+    _field_set("deal", "/dealFields", OFFSET),
+    _field_set("person", "/personFields", OFFSET),
+    _field_set("organization", "/organizationFields", OFFSET),
+    _field_set("activity", "/activityFields", NONE),
+    _field_set("product", "/productFields", OFFSET),
+    _field_set("project", "/projectFields", None),
+    FieldSet(name="lead", path="/leadFields", api=V1, paging=OFFSET, token_cost=20),
+    FieldSet(name="note", path="/noteFields", api=V1, paging=NONE, token_cost=20),
 )
-# fmt: on
 
 # fmt: off
 ENTITIES: Tuple[Entity, ...] = (
-    # reference tables: one request, replace (also drops rows deleted upstream)
-    Entity("currencies", "/currencies", V1, NONE, 20, write_disposition="replace"),
-    Entity("activity_types", "/activityTypes", V1, NONE, 20, write_disposition="replace"),
-    Entity("users", "/users", V1, NONE, 20, write_disposition="replace"),
-    Entity("filters", "/filters", V1, NONE, 20, write_disposition="replace"),
-    Entity("lead_labels", "/leadLabels", V1, NONE, 10, write_disposition="replace"),
-    Entity("lead_sources", "/leadSources", V1, NONE, 2, primary_key=("name",), write_disposition="replace"),
-    Entity("goals", "/goals/find", V1, NONE, 20, write_disposition="replace", data_selector="data.goals"),
-    Entity("goals_inactive", "/goals/find", V1, NONE, 20, table_name="goals", write_disposition="replace", data_selector="data.goals", extra_params=_frozen({"is_active": "false"})),
-    Entity("roles", "/roles", V1, OFFSET, 20, write_disposition="replace"),
-    Entity("pipelines", "/pipelines", V2, CURSOR, 5, write_disposition="replace", soft_delete_column="is_deleted"),
-    Entity("stages", "/stages", V2, CURSOR, 5, write_disposition="replace", soft_delete_column="is_deleted"),
-    # no server-side filter and no sort: a full read is the only correct option, replace keeps deletions;
-    # archived projects (only in /projects/archived) share the table like goals/goals_inactive: both
-    # run in one load package, so dlt truncates `projects` once before loading the rows of both
-    Entity("projects", "/projects", V2, CURSOR, 10, write_disposition="replace", custom_field_set="project", record_defaults=_frozen({"is_archived": False})),
-    Entity("projects_archived", "/projects/archived", V2, CURSOR, 10, table_name="projects", write_disposition="replace", custom_field_set="project", record_defaults=_frozen({"is_archived": True})),
-    Entity("tasks", "/tasks", V2, CURSOR, 10, write_disposition="replace"),
-    Entity("call_logs", "/callLogs", V1, OFFSET, 20, page_size=50, write_disposition="replace"),
-    # v2 incremental: updated_since + ascending update_time
-    Entity("deals", "/deals", V2, CURSOR, 10, custom_field_set="deal", extra_params=_DEAL_PARAMS, record_defaults=_frozen({"is_archived": False}), **_V2_INCREMENTAL),
-    Entity("deals_archived", "/deals/archived", V2, CURSOR, 20, table_name="deals", custom_field_set="deal", extra_params=_DEAL_PARAMS, record_defaults=_frozen({"is_archived": True}), **_V2_INCREMENTAL),
-    Entity("persons", "/persons", V2, CURSOR, 10, custom_field_set="person", **_V2_INCREMENTAL),
-    Entity("organizations", "/organizations", V2, CURSOR, 10, custom_field_set="organization", **_V2_INCREMENTAL),
-    Entity("activities", "/activities", V2, CURSOR, 10, custom_field_set="activity", extra_params=_frozen({"include_fields": "attendees"}), **_V2_INCREMENTAL),
-    Entity("products", "/products", V2, CURSOR, 10, custom_field_set="product", **_V2_INCREMENTAL),
-    # v1 incremental: updated_since (RFC 3339) + ascending sort
-    Entity("notes", "/notes", V1, OFFSET, 20, cursor_field="update_time", cursor_format=TimestampFormat.V1, updated_since_param="updated_since", sort_params=_V1_SORT_ASC, sort_order="asc", custom_field_set="note"),
-    Entity("leads", "/leads", V1, OFFSET, 20, cursor_field="update_time", cursor_format=TimestampFormat.RFC3339_MS, updated_since_param="updated_since", sort_params=_V1_SORT_ASC, sort_order="asc", custom_field_set="deal", record_defaults=_frozen({"is_archived": False})),
-    # v1 without a filter but sortable: newest first, stop at the cursor
-    Entity("leads_archived", "/leads/archived", V1, OFFSET, 40, table_name="leads", cursor_field="update_time", cursor_format=TimestampFormat.RFC3339_MS, sort_params=_V1_SORT_DESC, sort_order="desc", custom_field_set="deal", record_defaults=_frozen({"is_archived": True})),
-    Entity("files", "/files", V1, OFFSET, 20, page_size=100, cursor_field="update_time", cursor_format=TimestampFormat.V1, sort_params=_V1_SORT_DESC, sort_order="desc"),
-    # deal children (pipedrive/deal_children.py): fed by a deals listing, one queue per row; snapshot
-    # children replace a deal's rows (merge_key deal_id), history children (cursor_field) merge per change
-    Entity("deal_products", "/deals/products", V2, CURSOR, 10, primary_key=("deal_id", "id"), parent="deals", parent_ids_param="deal_ids", parent_batch_size=100),
-    Entity("deal_changes", "/deals/{id}/changelog", V1, CURSOR, 20, primary_key=("change_id",), parent="deals", cursor_field="time", cursor_format=TimestampFormat.V1, custom_field_set="deal"),
-    Entity("deal_stage_changes", "/deals/{id}/changelog", V1, CURSOR, 0, primary_key=("change_id",), parent="deal_changes", cursor_field="time", cursor_format=TimestampFormat.V1),
-    Entity("deal_participants", "/deals/{id}/participants", V1, OFFSET, 10, primary_key=("deal_id", "id"), parent="deals"),
-    Entity("deal_followers", "/deals/{id}/followers", V2, CURSOR, 10, primary_key=("deal_id", "user_id"), parent="deals"),
-    Entity("deal_products_archived", "/deals/products", V2, CURSOR, 10, table_name="deal_products", primary_key=("deal_id", "id"), parent="deals_archived", parent_ids_param="deal_ids", parent_batch_size=100),
-    Entity("deal_changes_archived", "/deals/{id}/changelog", V1, CURSOR, 20, table_name="deal_changes", primary_key=("change_id",), parent="deals_archived", cursor_field="time", cursor_format=TimestampFormat.V1, custom_field_set="deal"),
-    Entity("deal_stage_changes_archived", "/deals/{id}/changelog", V1, CURSOR, 0, table_name="deal_stage_changes", primary_key=("change_id",), parent="deal_changes_archived", cursor_field="time", cursor_format=TimestampFormat.V1),
-    Entity("deal_participants_archived", "/deals/{id}/participants", V1, OFFSET, 10, table_name="deal_participants", primary_key=("deal_id", "id"), parent="deals_archived"),
-    Entity("deal_followers_archived", "/deals/{id}/followers", V2, CURSOR, 10, table_name="deal_followers", primary_key=("deal_id", "user_id"), parent="deals_archived"),
+    # reference tables: read whole every run, replaced (rows deleted upstream disappear)
+    v1_listing("currencies", "/currencies"),
+    v1_listing("activity_types", "/activityTypes"),
+    v1_listing("users", "/users"),
+    v1_listing("filters", "/filters"),
+    v1_listing("lead_labels", "/leadLabels", token_cost=10),
+    v1_listing("lead_sources", "/leadSources", token_cost=2, primary_key=("name",)),
+    *twin(v1_listing("goals", "/goals/find", data_selector="data.goals"), "goals_inactive", params=frozen({"is_active": "false"})),
+    v1_listing("roles", "/roles", paging=OFFSET),
+    v2_listing("pipelines", "/pipelines", token_cost=5, soft_delete_column="is_deleted"),
+    v2_listing("stages", "/stages", token_cost=5, soft_delete_column="is_deleted"),
+    # projects and tasks: neither filtered nor sorted by the API, a full read is the only exact option
+    *twin(v2_listing("projects", "/projects", custom_field_set="project"), "projects_archived", path="/projects/archived", record_defaults=ARCHIVED),
+    v2_listing("tasks", "/tasks"),
+    v1_listing("call_logs", "/callLogs", paging=OFFSET, page_size=50),
+    # incremental: the API filters by update_time and sorts oldest first
+    *twin(v2_listing("deals", "/deals", **_DEALS), "deals_archived", path="/deals/archived", token_cost=20, record_defaults=ARCHIVED),
+    v2_listing("persons", "/persons", custom_field_set="person", cursor=V2_UPDATED_SINCE),
+    v2_listing("organizations", "/organizations", custom_field_set="organization", cursor=V2_UPDATED_SINCE),
+    v2_listing("activities", "/activities", custom_field_set="activity", cursor=V2_UPDATED_SINCE, params=frozen({"include_fields": "attendees"})),
+    v2_listing("products", "/products", custom_field_set="product", cursor=V2_UPDATED_SINCE),
+    v1_listing("notes", "/notes", paging=OFFSET, custom_field_set="note", cursor=V1_UPDATED_SINCE),
+    # leads: /leads filters, /leads/archived only sorts (newest first, stops at the cursor)
+    *twin(v1_listing("leads", "/leads", paging=OFFSET, custom_field_set="deal", cursor=_LEADS_CURSOR), "leads_archived", path="/leads/archived", token_cost=40, record_defaults=ARCHIVED, cursor=replace(V1_NEWEST_FIRST, format=TimestampFormat.RFC3339_MS)),
+    v1_listing("files", "/files", paging=OFFSET, page_size=100, cursor=V1_NEWEST_FIRST),
+)
+
+DEAL_LISTINGS: Tuple[str, ...] = ("deals", "deals_archived")
+"""The listings that feed the deal children; each child runs once per listing (the second as
+`<child>_archived`), both into the child's table."""
+
+DEAL_CHILDREN: Tuple[DealChild, ...] = (
+    DealChild(name="deal_products", path="/deals/products", api=V2, paging=CURSOR, token_cost=10, primary_key=("deal_id", "id"), batch_param="deal_ids"),
+    # one 20-token changelog call per deal feeds deal_changes and deal_stage_changes (the flow costs 40)
+    DealChild(name="deal_changes", path="/deals/{id}/changelog", api=V1, paging=CURSOR, token_cost=20, primary_key=("change_id",), history=True, custom_field_set="deal"),
+    DealChild(name="deal_stage_changes", path="/deals/{id}/changelog", api=V1, paging=CURSOR, token_cost=0, primary_key=("change_id",), history=True, derived_from="deal_changes"),
+    DealChild(name="deal_participants", path="/deals/{id}/participants", api=V1, paging=OFFSET, token_cost=10, primary_key=("deal_id", "id")),
+    DealChild(name="deal_followers", path="/deals/{id}/followers", api=V2, paging=CURSOR, token_cost=10, primary_key=("deal_id", "user_id")),
 )
 # fmt: on
 
 ENTITIES_BY_NAME: Mapping[str, Entity] = MappingProxyType({e.name: e for e in ENTITIES})
 FIELD_SETS_BY_NAME: Mapping[str, FieldSet] = MappingProxyType({f.name: f for f in FIELD_SETS})
+DEAL_CHILDREN_BY_NAME: Mapping[str, DealChild] = MappingProxyType({c.name: c for c in DEAL_CHILDREN})
+
+
+def child_resource_name(child: DealChild, listing: str) -> str:
+    """Resource name of a child fed by one deal listing: `deal_products`,
+    `deal_products_archived`."""
+    suffix = listing[len(DEAL_LISTINGS[0]):]
+    return f"{child.name}{suffix}"

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any, Callable
 
 
+from pipedrive.deal_children.queue import QUEUED_KEY
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.children.conftest import (
     ALL_CHILDREN,
@@ -26,7 +27,7 @@ QUEUED = ("deal_products", "deal_changes", "deal_participants", "deal_followers"
 def _pending(loader: Loader) -> int:
     resources = loader.pipeline.state["sources"]["pipedrive"]["resources"]
     return sum(
-        len(resources.get(name + suffix, {}).get("pending") or {})
+        len(resources.get(name + suffix, {}).get(QUEUED_KEY) or {})
         for name in QUEUED
         for suffix in ("", "_archived")
     )

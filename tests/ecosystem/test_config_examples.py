@@ -239,7 +239,10 @@ def test_cron_restore_from_destination_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("doc", ["airflow.md", "dagster.md"])
 def test_orchestrator_examples_are_valid_python(doc: str) -> None:
-    """The DAG / Dagster definitions parse and import the source's public entry point."""
+    """The DAG / Dagster definitions parse, import real names of the run protocol and call `load`
+    on the pipeline the command line uses (same name, same dataset: same state)."""
+    import pipedrive.run
+
     blocks = code_blocks(DOCS / doc, "python")
     assert blocks
     for block in blocks:
@@ -247,17 +250,15 @@ def test_orchestrator_examples_are_valid_python(doc: str) -> None:
         imported = {
             alias.name
             for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module == "pipedrive"
+            if isinstance(node, ast.ImportFrom) and node.module == "pipedrive.run"
             for alias in node.names
         }
-        assert imported == {"pipedrive_source"}
+        assert "load" in imported and all(hasattr(pipedrive.run, name) for name in imported), imported
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-        pipelines = [
-            c for c in calls
-            if isinstance(c.func, ast.Attribute) and c.func.attr == "pipeline"
-        ]
+        pipelines = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr == "pipeline"]
         assert pipelines, "the example builds no dlt.pipeline"
         for call in pipelines:
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-            assert kwargs["pipeline_name"] == "pipedrive"  # same state as pipedrive_pipeline.py
-            assert kwargs["dataset_name"] == "pipedrive_data"
+            assert ast.literal_eval(call.args[0]) == "pipedrive"  # same state as pipedrive_pipeline.py
+            kwargs = {k.arg: k.value for k in call.keywords}
+            assert ast.literal_eval(kwargs["dataset_name"]) == "pipedrive_data"
+        assert any(isinstance(c.func, ast.Name) and c.func.id == "load" for c in calls)

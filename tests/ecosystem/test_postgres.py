@@ -15,7 +15,7 @@ import dlt
 import pytest
 
 from pipedrive import pipedrive_source
-from pipedrive_pipeline import loader_file_format
+from pipedrive.run.destination import loader_file_format
 
 from ._compare import assert_matches_ground_truth, as_utc, mutate, require_service
 

@@ -12,7 +12,7 @@ from typing import Any
 import dlt
 import pytest
 
-from pipedrive.oauth import PipedriveOAuth
+from pipedrive.http.oauth import PipedriveOAuth
 from pipedrive_sim import SimServer
 from pipedrive_sim.http.oauth import ENDPOINT as TOKEN_ENDPOINT
 from pipedrive_sim.pytest_plugin import UNTHROTTLED

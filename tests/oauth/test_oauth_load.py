@@ -12,9 +12,9 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipedrive import pipedrive_source
-from pipedrive.client import PipedriveClient
+from pipedrive.http.client import PipedriveClient
 from pipedrive.entities import ApiVersion
-from pipedrive.oauth import OAuthCredentialsError, PipedriveOAuth, PipedriveOAuthCredentials
+from pipedrive.http.oauth import OAuthCredentialsError, PipedriveOAuth, PipedriveOAuthCredentials
 from pipedrive_sim import SimServer
 
 from .conftest import (
@@ -210,7 +210,7 @@ def test_revoked_app_fails_with_a_reauthorize_message(
 
 def test_api_token_and_oauth_together_are_refused(oauth_sim: Callable[..., SimServer]) -> None:
     oauth_sim()
-    from pipedrive.errors import PipedriveConfigError
+    from pipedrive.http.errors import PipedriveConfigError
 
     with pytest.raises(PipedriveConfigError, match="both configured"):
         pipedrive_source(api_token=API_TOKEN)

@@ -61,7 +61,7 @@ def test_oauth_tokens_are_nowhere_after_refreshes_and_rotation(
 def test_oauth_error_messages_never_carry_tokens(
     oauth_sim: Callable[..., SimServer], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from pipedrive.oauth import OAuthCredentialsError
+    from pipedrive.http.oauth import OAuthCredentialsError
 
     server = oauth_sim()
     server.oauth.refresh_tokens.clear()  # the configured refresh token was revoked

@@ -14,7 +14,7 @@ import dlt
 import duckdb
 import pytest
 
-import pipedrive_pipeline
+from pipedrive.run import destination
 
 TABLES = [f"table_{i}" for i in range(8)]
 
@@ -51,7 +51,7 @@ def _duckdb_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str)
     pipeline = dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(tmp_path / "pipelines"),
-        destination=pipedrive_pipeline.duckdb_destination(str(database)),
+        destination=destination.duckdb_destination(str(database)),
         dataset_name="data",
     )
     return pipeline, database
@@ -64,7 +64,7 @@ def test_a_run_opens_the_database_once_instead_of_once_per_load_job(
     pipeline, database = _duckdb_pipeline(tmp_path, monkeypatch, f"kept_open_{kept_open}")
     pipeline.run(_tables(), loader_file_format="jsonl")  # tables exist: the next run merges
     connects = _connects(monkeypatch, database)
-    with pipedrive_pipeline.duckdb_kept_open(pipeline) if kept_open else contextlib.nullcontext():
+    with destination.duckdb_kept_open(pipeline) if kept_open else contextlib.nullcontext():
         info = pipeline.run(_tables(), loader_file_format="jsonl")
     assert not info.has_failed_jobs
     assert len(connects) > len(TABLES)  # a connect per load job either way
@@ -91,7 +91,7 @@ def test_a_backfill_closes_the_database_after_each_job(
     if not first_run:
         pipeline.run(_tables(), loader_file_format="jsonl")
     connects = _connects(monkeypatch, database)
-    with pipedrive_pipeline.duckdb_kept_open(pipeline, backfill=not first_run):
+    with destination.duckdb_kept_open(pipeline, backfill=not first_run):
         assert not pipeline.run(_tables(), loader_file_format="jsonl").has_failed_jobs
     assert connects.count(False) > len(TABLES), connects
 
@@ -103,6 +103,6 @@ def test_other_destinations_are_left_alone(tmp_path: Path) -> None:
         destination=dlt.destinations.filesystem(str(tmp_path / "files")),
         dataset_name="data",
     )
-    with pipedrive_pipeline.duckdb_kept_open(pipeline):
+    with destination.duckdb_kept_open(pipeline):
         info = pipeline.run(_tables()[:1], loader_file_format="jsonl")
     assert not info.has_failed_jobs

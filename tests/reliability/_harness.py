@@ -117,6 +117,8 @@ class PipelineRunner:
     workdir: Path
     env: Dict[str, str]
     transcripts: List[str] = field(default_factory=list)
+    script: Path = PIPELINE_SCRIPT
+    """The program each run starts (the command line, or a plain library call as an orchestrator makes)."""
 
     @classmethod
     def create(cls, root: Path, token: Optional[str], base_url: str, **env: str) -> "PipelineRunner":
@@ -150,7 +152,7 @@ class PipelineRunner:
         return self.data_dir / "pipelines"
 
     def _args(self, args: Sequence[str]) -> List[str]:
-        return [sys.executable, str(PIPELINE_SCRIPT), *args]
+        return [sys.executable, str(self.script), *args]
 
     def run(self, *args: str, timeout: float = 120, **env: str) -> RunResult:
         """Runs the pipeline to its end."""
@@ -161,6 +163,20 @@ class PipelineRunner:
         )
         self.transcripts.append(done.stdout + done.stderr)
         return RunResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+    def start(self, *args: str) -> "subprocess.Popen[str]":
+        """Starts the pipeline without waiting for it (`finish` collects it)."""
+        return subprocess.Popen(
+            self._args(args), cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+
+    def finish(self, process: "subprocess.Popen[str]", timeout: float = 120) -> RunResult:
+        """Waits for a process `start` started."""
+        started = time.monotonic()
+        stdout, stderr = process.communicate(timeout=timeout)
+        self.transcripts.append(stdout + stderr)
+        return RunResult(process.returncode, stdout, stderr, time.monotonic() - started)
 
     def run_with_hook(
         self, marker: str, hook: Callable[["subprocess.Popen[str]"], None], *args: str, timeout: float = 120

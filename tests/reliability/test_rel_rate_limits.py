@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict
 
 import pytest
 
-from pipedrive.client import PipedriveClient
+from pipedrive.http.client import PipedriveClient
 from pipedrive.entities import ApiVersion
 
 from ._harness import PipelineRunner, SimProcess

@@ -8,10 +8,11 @@ from typing import Any, Callable
 
 import pytest
 
-from pipedrive.client import PipedriveClient
-from pipedrive.config import resolve_base_url, validate_api_token
+from pipedrive.http.client import PipedriveClient
+from pipedrive.http.auth import validate_api_token
+from pipedrive.http.base_url import resolve_base_url
 from pipedrive.entities import ENTITIES_BY_NAME, ApiVersion, Paging
-from pipedrive.errors import (
+from pipedrive.http.errors import (
     AuthenticationError,
     BlockedByCloudflareError,
     DailyBudgetExceededError,
@@ -147,9 +148,9 @@ def test_cloudflare_html_403_is_recognised() -> None:
     assert isinstance(error_for_response(response, "/api/v2/deals"), BlockedByCloudflareError)
 
 
-def test_paginate_entity_sends_entity_params(sim_server: Any) -> None:
+def test_paginate_endpoint_sends_entity_params(sim_server: Any) -> None:
     client = _client(sim_server)
-    list(client.paginate_entity(ENTITIES_BY_NAME["files"]))
+    list(client.paginate_endpoint(ENTITIES_BY_NAME["files"]))
     params = settled_log(sim_server)[0].params
     assert params["sort"] == "update_time DESC" and params["limit"] == "100"
 
@@ -183,7 +184,7 @@ def _ids_read_while_a_row_is_updated(server: Any, keyset: bool) -> list[Any]:
     entity = dataclasses.replace(ENTITIES_BY_NAME["notes"], page_size=3)
     client = _client(server)
     if keyset:
-        pages = client.paginate_entity(entity)
+        pages = client.paginate_endpoint(entity)
     else:
         pages = client.paginate(entity.path, api=entity.api, paging=Paging.OFFSET, page_size=3,
                                 params=entity.base_params())

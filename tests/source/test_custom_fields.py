@@ -1,4 +1,4 @@
-"""Custom-field flattening on spec-shaped v1 and v2 payloads (pure functions, no HTTP)."""
+"""Custom fields on spec-shaped v1 and v2 payloads: columns, labels, renames, collisions (no HTTP)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ import pytest
 
 from typing import Any
 
-from dlt.common.normalizers.naming.snake_case import NamingConvention
-
-from pipedrive.custom_fields import CustomFieldMapper, FieldDefinition, parse_field_definition
+from pipedrive.fields.mapper import CustomFieldMapper, FieldDefinition, parse_field_definition
 from pipedrive.entities import ApiVersion
-from pipedrive.records import flatten_record
-
-NAMING = NamingConvention()
-ENUM = "9dc80c50d78a15643bfc4ca79d76156a73a1ca0e"
-SET = "4b0c16b2f6b8e1c0a1c3a3a6e1e0c1d2e3f4a5b6"
-MONEY = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-RANGE = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-ADDRESS = "c1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
-USER = "d1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+from pipedrive.fields.rows import RowBuilder
+from tests.helpers.custom_field_examples import ADDRESS, ENUM, MONEY, NAMING, RANGE, SET, USER
 
 V2_DEFINITIONS: list[dict[str, Any]] = [
     {"field_code": "title", "field_name": "Title", "field_type": "varchar", "is_custom_field": False},
@@ -40,6 +31,10 @@ def _mapper(definitions: list[dict[str, Any]] = V2_DEFINITIONS, state: dict | No
     return CustomFieldMapper("deal", parsed, NAMING, {} if state is None else state, loader)
 
 
+def _row(mapper: CustomFieldMapper, record: dict[str, Any], api: ApiVersion = ApiVersion.V2) -> dict[str, Any]:
+    return RowBuilder({}, mapper, api).build(record)
+
+
 def test_v2_custom_fields_become_named_typed_columns() -> None:
     record = {
         "id": 1, "title": "Deal", "value": 10,
@@ -51,7 +46,7 @@ def test_v2_custom_fields_become_named_typed_columns() -> None:
             USER: 7,
         },
     }
-    row = flatten_record(_mapper().transform(record, ApiVersion.V2))
+    row = _row(_mapper(), record)
     assert row == {
         "id": 1, "title": "Deal", "value": 10,
         "customer_type": "Enterprise", "channels": ["Email", "Phone"],
@@ -81,7 +76,7 @@ def test_v1_top_level_hashes_and_siblings_become_the_same_columns() -> None:
         ADDRESS: "Main St 1", f"{ADDRESS}_locality": "Tallinn", f"{ADDRESS}_formatted_address": "Main St 1, Tallinn",
         USER: {"id": 7, "name": "Ann", "value": 7},
     }
-    row = _mapper(v1_definitions, api=ApiVersion.V1).transform(record, ApiVersion.V1)
+    row = _row(_mapper(v1_definitions, api=ApiVersion.V1), record, ApiVersion.V1)
     assert row == {
         "id": 1, "title": "Deal", "customer_type": "Enterprise", "channels": ["Email", "Phone"],
         "budget": 1500.5, "budget_currency": "EUR",
@@ -96,7 +91,7 @@ def test_renamed_field_keeps_its_column_and_mapping_shows_new_name() -> None:
     _mapper(state=state)
     renamed = [dict(d, field_name="Segment") if d["field_code"] == ENUM else d for d in V2_DEFINITIONS]
     mapper = _mapper(renamed, state=state)
-    assert mapper.transform({"custom_fields": {ENUM: 1}}, ApiVersion.V2) == {"customer_type": "SMB"}
+    assert _row(mapper, {"custom_fields": {ENUM: 1}}) == {"customer_type": "SMB"}
     row = next(r for r in mapper.mapping_rows() if r["hash_key"] == ENUM)
     assert (row["name"], row["column_name"]) == ("Segment", "customer_type")
 
@@ -110,8 +105,8 @@ def test_renamed_and_deleted_options_keep_resolving() -> None:
             definition = dict(definition, options=[{"id": 1, "label": "Small business"}])
         changed.append(definition)
     mapper = _mapper(changed, state=state)
-    assert mapper.transform({"custom_fields": {ENUM: 1}}, ApiVersion.V2) == {"customer_type": "Small business"}
-    assert mapper.transform({"custom_fields": {ENUM: 2}}, ApiVersion.V2) == {"customer_type": "Enterprise"}
+    assert _row(mapper, {"custom_fields": {ENUM: 1}}) == {"customer_type": "Small business"}
+    assert _row(mapper, {"custom_fields": {ENUM: 2}}) == {"customer_type": "Enterprise"}
 
 
 def test_deleted_option_unknown_to_state_is_read_from_v1_once() -> None:
@@ -122,8 +117,8 @@ def test_deleted_option_unknown_to_state_is_read_from_v1_once() -> None:
         return [FieldDefinition(ENUM, "Customer Type", "enum", True, {}, {"3": "Legacy"})]
 
     mapper = _mapper(loader=loader)
-    assert mapper.transform({"custom_fields": {ENUM: 3}}, ApiVersion.V2) == {"customer_type": "Legacy"}
-    assert mapper.transform({"custom_fields": {ENUM: 99}}, ApiVersion.V2) == {"customer_type": "99"}
+    assert _row(mapper, {"custom_fields": {ENUM: 3}}) == {"customer_type": "Legacy"}
+    assert _row(mapper, {"custom_fields": {ENUM: 99}}) == {"customer_type": "99"}
     assert calls == [1]
 
 
@@ -170,22 +165,21 @@ def test_colliding_names_are_disambiguated_deterministically() -> None:
     # a field named like another field's sub-column and that field never share a column
     assert {columns["4" * 40]}.isdisjoint({columns[MONEY], f"{columns[MONEY]}_currency"})
     record = {"title": "Deal", "custom_fields": {first: "a", second: "b", "3" * 40: "c", MONEY: {"value": 1, "currency": "EUR"}, "4" * 40: "d"}}
-    row = _mapper(definitions).transform(record, ApiVersion.V2)
+    row = _row(_mapper(definitions), record)
     assert sorted(v for v in row.values() if isinstance(v, str)) == ["Deal", "EUR", "a", "b", "c", "d"]
 
 
-def test_unknown_hash_and_nulls_are_kept() -> None:
+def test_unknown_hash_is_kept_and_nulls_are_left_out() -> None:
     unknown = "f" * 40
-    row = _mapper().transform({"custom_fields": {unknown: 5, ENUM: None, SET: None, MONEY: None}}, ApiVersion.V2)
-    assert row == {unknown: 5, "customer_type": None, "channels": None, "budget": None}
+    row = _row(_mapper(), {"custom_fields": {unknown: 5, ENUM: None, SET: None, MONEY: None}})
+    assert row == {unknown: 5}
 
 
-def test_flatten_keeps_lists_and_flattens_dicts() -> None:
+def test_rows_keep_lists_and_flatten_dicts() -> None:
     record = {"id": 1, "emails": [{"value": "a@b.c"}], "postal_address": {"value": "x", "country": "EE"},
               "first_won_time": "0000-00-00 00:00:00", "empty": {}}
-    assert flatten_record(record) == {
-        "id": 1, "emails": [{"value": "a@b.c"}], "postal_address__value": "x",
-        "postal_address__country": "EE", "first_won_time": None, "empty": None,
+    assert RowBuilder().build(record) == {
+        "id": 1, "emails": [{"value": "a@b.c"}], "postal_address__value": "x", "postal_address__country": "EE",
     }
 
 
@@ -198,6 +192,6 @@ def test_custom_field_never_takes_a_builtin_record_key_missing_from_definitions(
     parsed = [parse_field_definition(raw, ApiVersion.V2) for raw in definitions]
     mapper = CustomFieldMapper("deal", parsed, NAMING, {}, reserved_columns=("currency", "was_seen"))
     lead = {"id": "x", "was_seen": True, "6" * 40: "custom", "currency": "EUR", "5" * 40: "c"}
-    row = mapper.transform(lead, ApiVersion.V1)
+    row = _row(mapper, lead, ApiVersion.V1)
     assert row["was_seen"] is True and row["currency"] == "EUR"
     assert row[mapper.column_of("6" * 40)] == "custom" and row[mapper.column_of("5" * 40)] == "c"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipedrive.entities import ENTITIES, FIELD_SETS, ApiVersion, Paging
+from pipedrive.entities import DEAL_CHILDREN, ENTITIES, FIELD_SETS, ApiVersion, Paging
 from tests.spec_files import SPEC_FILES, load_spec
 
 
@@ -54,7 +54,7 @@ def test_v2_used_wherever_it_exists_and_never_recents() -> None:
 
 
 def test_token_costs_match_spec(specs: dict[str, dict]) -> None:
-    for entity in ENTITIES:
+    for entity in (*ENTITIES, *DEAL_CHILDREN):
         if entity.token_cost == 0:  # derived from another child's rows, sends no request
             continue
         assert _operation(specs, entity.api, entity.path)["x-token-cost"] == entity.token_cost, entity.name
@@ -66,10 +66,13 @@ def test_token_costs_match_spec(specs: dict[str, dict]) -> None:
 
 
 def test_parameters_exist_in_spec(specs: dict[str, dict]) -> None:
-    for entity in ENTITIES:
+    for entity in (*ENTITIES, *DEAL_CHILDREN):
         operation = _operation(specs, entity.api, entity.path)
         names = _param_names(specs[entity.api.value], operation)
-        sent = set(entity.base_params()) | ({entity.updated_since_param} if entity.updated_since_param else set())
+        cursor = getattr(entity, "cursor", None)
+        sent = set(getattr(entity, "base_params", lambda: entity.params)())
+        sent |= {cursor.since_param} if cursor and cursor.since_param else set()
+        sent |= {entity.batch_param} if getattr(entity, "batch_param", None) else set()
         if entity.paging is Paging.CURSOR:
             sent |= {"cursor", "limit"}
         elif entity.paging is Paging.OFFSET:
@@ -86,13 +89,13 @@ def test_page_sizes_respect_documented_maxima() -> None:
 
 def test_incremental_entities_sort_by_their_cursor() -> None:
     for entity in ENTITIES:
-        if entity.parent is not None:  # children follow their parent's cursor
-            continue
-        if entity.updated_since_param:
-            assert entity.is_incremental and entity.sort_order == "asc", entity.name
+        if entity.cursor and entity.cursor.since_param:
+            assert entity.is_chunkable and entity.cursor.order == "asc", entity.name
         if entity.is_incremental:
-            assert entity.write_disposition == "merge" and entity.sort_params, entity.name
-            assert any("update_time" in value for value in entity.sort_params.values())
+            assert entity.write_disposition == "merge" and entity.cursor.sort_params, entity.name
+            assert any("update_time" in value for value in entity.cursor.sort_params.values())
+        else:
+            assert entity.write_disposition == "replace", entity.name
 
 
 def test_archived_listings_merge_into_live_tables() -> None:
@@ -100,8 +103,11 @@ def test_archived_listings_merge_into_live_tables() -> None:
     assert by_name["deals_archived"].table == "deals"
     assert by_name["leads_archived"].table == "leads"
     assert by_name["deals_archived"].record_defaults["is_archived"] is True
-    assert by_name["deals"].extra_params["status"] == "open,won,lost,deleted"
-    assert "products_count" in by_name["deals"].extra_params["include_fields"]
+    assert by_name["deals"].record_defaults["is_archived"] is False
+    assert by_name["deals"].params["status"] == "open,won,lost,deleted"
+    assert "products_count" in by_name["deals"].params["include_fields"]
+    assert by_name["deals_archived"].token_cost == 20 and by_name["deals_archived"].path == "/deals/archived"
+    assert by_name["leads_archived"].stops_at_cursor and not by_name["leads"].stops_at_cursor
     assert by_name["leads"].custom_field_set == "deal"
 
 
@@ -109,7 +115,7 @@ def test_entities_are_immutable() -> None:
     with pytest.raises(Exception):
         ENTITIES[0].path = "/other"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        ENTITIES[0].extra_params["x"] = "y"  # type: ignore[index]
+        ENTITIES[0].params["x"] = "y"  # type: ignore[index]
 
 
 def _resolve(spec: dict, node: dict) -> dict:
@@ -143,9 +149,9 @@ def _item_keys(spec: dict, path: str) -> set[str]:
 
 
 def test_builtin_columns_cover_every_spec_record_key(specs: dict[str, dict]) -> None:
-    from pipedrive.builtin_columns import RECORD_KEYS
+    from pipedrive.fields.column_hints import RECORD_KEYS
 
     for entity in ENTITIES:
-        if entity.custom_field_set and entity.parent is None and not entity.path.endswith("archived"):
+        if entity.custom_field_set and not entity.path.endswith("archived"):
             keys = _item_keys(specs[entity.api.value], entity.path)
             assert keys <= RECORD_KEYS[entity.table], (entity.name, keys - RECORD_KEYS[entity.table])

@@ -1,4 +1,4 @@
-"""The incremental cursor configuration (`resources._incremental_for`) run through dlt itself."""
+"""The incremental cursor configuration (`listings._incremental`) run through dlt itself."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any, Iterator
 import dlt
 
 from pipedrive.entities import ENTITIES_BY_NAME
-from pipedrive.resources import _incremental_for
-from pipedrive.timestamps import format_timestamp, to_updated_since
-from pipedrive.entities import TimestampFormat
+from pipedrive.entities import TimestampFormat, format_timestamp, to_updated_since
+from pipedrive.listings import _incremental
 
 
 def _pipeline(tmp_path: Path) -> Any:
@@ -21,7 +20,7 @@ def _run(pipeline: Any, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     entity = ENTITIES_BY_NAME["deals"]
 
     @dlt.resource(name="deals", primary_key="id", write_disposition="merge")
-    def deals(cursor: dlt.sources.incremental[str] = _incremental_for(entity, None)) -> Iterator[Any]:
+    def deals(cursor: dlt.sources.incremental[str] = _incremental(entity, None)) -> Iterator[Any]:
         yield [dict(row) for row in rows]
 
     pipeline.run(deals(), loader_file_format="jsonl")

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from pipedrive.entities import ENTITIES, FIELD_SETS
+from pipedrive.entities import DEAL_CHILDREN, ENTITIES, FIELD_SETS
 from tests.source.conftest import Loader
 
 # ground-truth entity key per table loaded from one listing (archived ones merge in)
@@ -54,7 +54,7 @@ def test_full_load_matches_ground_truth(sim_server: Any, make_loader: Callable[.
     assert loader.rows("SELECT count(*) FROM custom_fields_mapping")[0][0] == custom
 
     # one table per entity and field set, no child tables (lists are json columns)
-    expected_tables = {e.table for e in ENTITIES} | {f.table for f in FIELD_SETS} | {"custom_fields_mapping"}
+    expected_tables = {e.table for e in (*ENTITIES, *DEAL_CHILDREN)} | {f.table for f in FIELD_SETS} | {"custom_fields_mapping"}
     assert set(loader.pipeline.default_schema.data_table_names()) == expected_tables
     assert loader.columns("persons")["emails"] == "json"
     assert loader.columns("deals")["label_ids"] == "json"
@@ -305,9 +305,10 @@ def test_unfilterable_desc_listing_stops_at_the_cursor(sim_server: Any, make_loa
     """/files cannot filter by update_time: newest first, stop at the first page older than the cursor."""
     import dataclasses
 
-    from pipedrive.client import PipedriveClient
     from pipedrive.entities import ENTITIES_BY_NAME
-    from pipedrive.resources import build_resources
+    from pipedrive.fields import FieldSetCache
+    from pipedrive.http.client import PipedriveClient
+    from pipedrive.listings import listing_resource
     from tests.source.conftest import SIM_TOKEN, settled_log
 
     files = dataclasses.replace(ENTITIES_BY_NAME["files"], page_size=2)
@@ -315,7 +316,8 @@ def test_unfilterable_desc_listing_stops_at_the_cursor(sim_server: Any, make_loa
 
     def run() -> None:
         client = PipedriveClient(SIM_TOKEN, sim_server.base_url)
-        info = loader.pipeline.run(build_resources(client, entities=[files], field_set_defs=[]), loader_file_format="jsonl")
+        resource = listing_resource(files, client, FieldSetCache(client))
+        info = loader.pipeline.run(resource, loader_file_format="jsonl")
         assert not info.has_failed_jobs
 
     run()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipedrive.rate_limiter import (
+from pipedrive.http.rate_limiter import (
     MARGIN_RECOVERY,
     WINDOW_MARGIN,
     WINDOW_MARGIN_STEP,

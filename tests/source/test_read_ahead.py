@@ -9,7 +9,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from pipedrive.read_ahead import read_ahead
+from pipedrive.http.read_ahead import read_ahead
 
 
 def _pages(count: int, size: int = 3, seconds_each: float = 0.0, log: List[int] | None = None) -> Iterator[List[int]]:

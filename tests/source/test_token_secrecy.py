@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from pipedrive.client import PipedriveClient
+from pipedrive.http.client import PipedriveClient
 from tests.source.conftest import Loader
 
 SECRET = "pdSECRETtoken0123456789abcdef0123456789"

@@ -9,12 +9,11 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set
 
 import dlt
-from dlt.common.normalizers.naming import NamingConvention
 
-from .builtin_columns import RECORD_KEYS
-from .client import PipedriveClient
-from .custom_fields import CustomFieldMapper, FieldDefinition, parse_field_definition
-from .entities import ENTITIES, FIELD_SETS_BY_NAME, FieldSet
+from ..entities import ENTITIES, FIELD_SETS_BY_NAME, FieldSet
+from ..http import PipedriveClient
+from .column_hints import RECORD_KEYS
+from .mapper import CustomFieldMapper, FieldDefinition, parse_field_definition
 
 STATE_KEY = "custom_fields"
 
@@ -55,7 +54,7 @@ class FieldSetCache:
             if name not in self._raw:
                 field_set = self.field_sets[name]
                 self._raw[name] = [
-                    item for page in self.client.paginate_field_set(field_set) for item in page
+                    item for page in self.client.paginate_endpoint(field_set) for item in page
                 ]
             return self._raw[name]
 
@@ -69,20 +68,20 @@ class FieldSetCache:
         def load() -> List[FieldDefinition]:
             return [
                 parse_field_definition(raw, source.api)
-                for page in self.client.paginate_field_set(source)
+                for page in self.client.paginate_endpoint(source)
                 for raw in page
             ]
 
         return load
 
-    def mapper(self, name: str, naming: NamingConvention) -> CustomFieldMapper:
+    def mapper(self, name: str) -> CustomFieldMapper:
         """The custom-field mapper of a set, built once per run from definitions + state.
 
-        Must run inside resource extraction: it reads and updates `dlt.current.source_state()`.
+        Must run inside resource extraction: it reads and updates `dlt.current.source_state()`
+        and names columns with the source schema's naming convention.
 
         Args:
             name: Field-set name.
-            naming: Naming convention of the source schema.
         """
         with self._lock:
             if name not in self._mappers:
@@ -94,7 +93,7 @@ class FieldSetCache:
                 self._mappers[name] = CustomFieldMapper(
                     name,
                     definitions,
-                    naming,
+                    dlt.current.source_schema().naming,
                     state,
                     deleted_options_loader=self._deleted_options_loader(field_set),
                     reserved_columns=reserved_columns(name),

@@ -1,4 +1,5 @@
-"""Validation of the source configuration and resolution of the API base URLs."""
+"""The host the API versions hang off: `base_url`, an OAuth `api_domain`, the company domain or
+Pipedrive's default host, validated."""
 
 import re
 from typing import Optional
@@ -8,36 +9,8 @@ from .errors import PipedriveConfigError
 
 DEFAULT_HOST = "https://api.pipedrive.com"
 
-_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_\-.:]{8,256}$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _VERSION_SUFFIX = re.compile(r"/(?:api/)?v[12]/?$")
-
-
-def validate_api_token(api_token: object) -> str:
-    """Checks that the API token looks like a token, without ever echoing it.
-
-    Args:
-        api_token: The configured token.
-
-    Returns:
-        The token with surrounding whitespace removed.
-
-    Raises:
-        PipedriveConfigError: When the token is missing or obviously malformed.
-    """
-    if not isinstance(api_token, str) or not api_token.strip():
-        raise PipedriveConfigError(
-            "Pipedrive api_token is empty: set SOURCES__PIPEDRIVE__API_TOKEN or "
-            "[sources.pipedrive] api_token in .dlt/secrets.toml"
-        )
-    token = api_token.strip()
-    if not _TOKEN_PATTERN.match(token):
-        raise PipedriveConfigError(
-            f"Pipedrive api_token is malformed ({len(token)} characters, expected 8-256 letters, "
-            "digits or -_.: without spaces, e.g. the 40-character token from Settings > "
-            "Personal preferences > API)"
-        )
-    return token
 
 
 def normalize_company_domain(company_domain: str) -> str:

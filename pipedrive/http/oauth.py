@@ -24,7 +24,7 @@ import base64
 import hashlib
 import threading
 import time
-from typing import Any, ClassVar, Dict, Iterable, List, Optional, Union
+from typing import Any, ClassVar, Dict, Iterable, List, Optional
 from urllib.parse import urlsplit
 
 from dlt.common import logger
@@ -34,8 +34,6 @@ from dlt.sources.helpers.requests import Client
 from requests import PreparedRequest, RequestException, Response
 from requests.auth import AuthBase
 
-from .client import PipedriveTokenAuth
-from .config import validate_api_token
 from .errors import AuthenticationError, PipedriveConfigError, PipedriveError, error_for_response
 
 DEFAULT_TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
@@ -336,35 +334,3 @@ class PipedriveOAuth(AuthBase):
     def _secrets(self) -> Iterable[str]:
         return (self._client_secret, self._refresh_token, self._configured_refresh_token,
                 self._access_token or "")
-
-
-def source_auth(
-    api_token: Optional[str], oauth: Optional[PipedriveOAuthCredentials]
-) -> Union[PipedriveTokenAuth, PipedriveOAuth]:
-    """The auth of a source run: the API token or OAuth, exactly one of them.
-
-    Args:
-        api_token: The configured API token, or None/empty.
-        oauth: The resolved `[sources.pipedrive.oauth]` credentials, or None.
-
-    Returns:
-        `PipedriveTokenAuth` for an API token, the shared `PipedriveOAuth` for OAuth.
-
-    Raises:
-        PipedriveConfigError: Both or neither are configured, or the one given is malformed.
-    """
-    has_token = isinstance(api_token, str) and bool(api_token.strip())
-    if oauth is not None and has_token:
-        raise PipedriveConfigError(
-            "Pipedrive api_token and [sources.pipedrive.oauth] are both configured: keep one "
-            "(remove SOURCES__PIPEDRIVE__API_TOKEN or the SOURCES__PIPEDRIVE__OAUTH__* settings)"
-        )
-    if oauth is not None:
-        return PipedriveOAuth.shared(oauth)
-    if not has_token:
-        raise PipedriveConfigError(
-            "Pipedrive credentials missing: set SOURCES__PIPEDRIVE__API_TOKEN (api_token under "
-            "[sources.pipedrive] in .dlt/secrets.toml) or OAuth client_id, client_secret and "
-            f"refresh_token under {SETTINGS}"
-        )
-    return PipedriveTokenAuth(validate_api_token(api_token))

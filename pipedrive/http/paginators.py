@@ -9,8 +9,7 @@ from dlt.sources.helpers.rest_client.paginators import (
     SinglePagePaginator,
 )
 
-from .entities import Entity, Paging
-from .timestamps import to_updated_since
+from ..entities import Entity, Paging, to_updated_since
 
 
 class V2CursorPaginator(JSONResponseCursorPaginator):
@@ -151,15 +150,10 @@ class V1KeysetPaginator(BasePaginator):
 
 
 def paginator_for(entity: Entity) -> BasePaginator:
-    """The paginator of an entity's listing: keyset paging for v1 offset listings that filter and
-    sort ascending by their cursor (notes, leads), else the endpoint's own style."""
-    if (
-        entity.paging is Paging.OFFSET
-        and entity.cursor_field
-        and entity.updated_since_param
-        and entity.sort_order == "asc"
-    ):
-        return V1KeysetPaginator(entity.page_size, entity.cursor_field, entity.updated_since_param)
+    """The paginator of an entity's listing: keyset paging where `Entity.pages_by_keyset`, else
+    the endpoint's own style."""
+    if entity.pages_by_keyset and entity.cursor is not None and entity.cursor.since_param:
+        return V1KeysetPaginator(entity.page_size, entity.cursor.field, entity.cursor.since_param)
     return make_paginator(entity.paging, entity.page_size)
 
 

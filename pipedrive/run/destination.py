@@ -1,0 +1,72 @@
+"""Destination settings the run applies: the fastest lossless load file format, DuckDB tuned for
+memory, and one DuckDB connection held open through an incremental run."""
+
+import contextlib
+from typing import Any, Iterator, Optional
+
+import dlt
+
+PREFERRED_FILE_FORMATS = ("jsonl",)
+"""DuckDB loads ~20x faster from jsonl than from its insert_values default. Only lossless formats
+here: dlt loads csv into Postgres with `COPY ... FORCE_NULL`, which turns "" into NULL, so Postgres
+keeps its exact default."""
+DUCKDB_TYPE = "dlt.destinations.duckdb"
+DUCKDB_GLOBAL_CONFIG = {"threads": 1}
+"""DuckDB settings of every load connection. One thread: a merge deduplicates all staging rows of a
+table in one window, which takes about twice the memory with 2 threads (bench/RESULTS.md,
+benchmark 3; DuckDB's `memory_limit` is no bound, the merge fails under it). With `[load] workers =
+1` it keeps a `large` load under 1 GB of RSS. Not in config.toml: dlt reads duckdb credentials
+(where this lives) only from secret providers."""
+
+
+def duckdb_destination(database: Optional[str] = None) -> Any:
+    """The DuckDB destination with `DUCKDB_GLOBAL_CONFIG` on its connections.
+
+    Args:
+        database: Database file; None keeps dlt's resolution (`DESTINATION__DUCKDB__CREDENTIALS`
+            or `[destination.duckdb] credentials` if set, else `<pipeline name>.duckdb` here).
+    """
+    credentials: dict = {"global_config": dict(DUCKDB_GLOBAL_CONFIG)}
+    if database is not None:
+        credentials["database"] = database
+    return dlt.destinations.duckdb(credentials=credentials)
+
+
+def destination_for(name: str) -> Any:
+    """The destination a name means, DuckDB with this project's settings (others by name)."""
+    return duckdb_destination() if name == "duckdb" else name
+
+
+def loader_file_format(pipeline: dlt.Pipeline) -> Optional[str]:
+    """The fastest lossless file format the pipeline's destination loads (None: its default)."""
+    supported = pipeline.destination.capabilities().supported_loader_file_formats
+    return next((fmt for fmt in PREFERRED_FILE_FORMATS if fmt in supported), None)
+
+
+def is_duckdb(pipeline: dlt.Pipeline) -> bool:
+    """Whether the pipeline loads DuckDB."""
+    return pipeline.destination is not None and pipeline.destination.destination_type == DUCKDB_TYPE
+
+
+@contextlib.contextmanager
+def duckdb_kept_open(pipeline: dlt.Pipeline, backfill: bool = False) -> Iterator[None]:
+    """Holds one DuckDB connection open while an incremental run runs.
+
+    dlt opens and closes a DuckDB connection for every load job; closing the last one checkpoints
+    and closes the database, and the next job opens it again and reads its catalog. With one load
+    job at a time that was most of an incremental run's load step. A connection held across the run
+    keeps the database open (DuckDB shares it between the connections of one process).
+
+    Not for backfills: an open database keeps the blocks every job read cached, which raised the
+    peak memory of a one-run `large` load by ~15%; closing after each job frees them. Other
+    destinations: no-op.
+
+    Args:
+        pipeline: The pipeline about to run.
+        backfill: The run reloads everything; a pipeline that never loaded counts as a backfill.
+    """
+    if backfill or pipeline.first_run or not is_duckdb(pipeline):
+        yield
+        return
+    with pipeline.sql_client():
+        yield

@@ -1,0 +1,134 @@
+"""`load`: one complete, resumable run of the Pipedrive source into a pipeline.
+
+What the command line does and a library, Airflow or Dagster task needs just the same:
+
+1. build the source once, so the configuration and the table names are checked before any
+   request; take the pipeline's run lock (`lock`);
+2. preflight: one cheap request (`/users/me`) so a wrong token, an unpaid account or an unreachable
+   host fails in seconds;
+3. repair what a killed run left (`recovery`) and load its pending packages first;
+4. chunk after chunk (`chunks`): every chunk is extracted, loaded and checkpointed before the next
+   starts, until no listing has pages left; all chunks share one client, so one rate limiter and
+   one token budget;
+5. a summary (`summary.RunSummary`).
+"""
+
+import time
+from typing import Any, Callable, List, Optional, Sequence
+
+import dlt
+from dlt.common import logger
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.extract.source import DltSource
+
+from .. import pipedrive_source
+from ..entities import ApiVersion
+from ..http.client import RunSession
+from .chunks import listings_with_more_pages, next_chunk
+from .destination import duckdb_kept_open, loader_file_format
+from .failures import NO_TOKEN, UsageError
+from .lock import run_lock
+from .recovery import TProgress, finish_interrupted_run, reopen_if_repaired
+from .summary import RunSummary, source_state, summarize
+
+DEFAULT_CHUNK_PAGES = 20
+"""Pages per incremental table per chunk: 10,000 rows of a 500-row listing."""
+PREFLIGHT_PATH, PREFLIGHT_COST = "/users/me", 2
+
+
+def _log(message: str) -> None:
+    logger.info(message)
+
+
+def select_tables(source: DltSource, names: Optional[Sequence[str]]) -> DltSource:
+    """The source restricted to the named tables (or resources), with every resource that writes
+    a named table: selecting `projects` alone would make its replace table lose the archived
+    projects `projects_archived` writes.
+
+    Raises:
+        UsageError: A name is neither a table nor a resource; the message lists the tables.
+    """
+    if not names:
+        return source
+    table_of = {name: resource.table_name for name, resource in source.resources.items()}
+    unknown = sorted(set(names) - set(table_of) - set(table_of.values()))
+    if unknown:
+        raise UsageError(
+            f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
+        )
+    return source.with_resources(*[n for n, table in table_of.items() if n in names or table in names])
+
+
+def load(
+    pipeline: dlt.Pipeline,
+    *,
+    tables: Optional[Sequence[str]] = None,
+    full_refresh: bool = False,
+    chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    wait_for_lock: float = 0.0,
+    progress: TProgress = _log,
+    **source_options: Any,
+) -> RunSummary:
+    """Loads Pipedrive into `pipeline`: lock, preflight, repair, chunks, summary.
+
+    Args:
+        pipeline: The pipeline to load, e.g. `dlt.pipeline("pipedrive", destination=...)`.
+        tables: Tables (or resource names) to load; None: all.
+        full_refresh: Drop the tables (only those of `tables` if given) and their state, then
+            reload everything.
+        chunk_pages: Pages per incremental table per chunk (0: one chunk, no checkpoints).
+        wait_for_lock: Seconds to wait for another run of the pipeline to finish (0: fail at
+            once with `RunInProgressError`).
+        progress: Called with one line per step worth telling (resuming, chunk loaded).
+        **source_options: Arguments of `pipedrive_source` (start_date, hard_delete,
+            max_tokens_per_run, page_size, api_token, base_url, ...); the rest comes from dlt
+            config as usual.
+
+    Returns:
+        What the run did.
+
+    Raises:
+        UsageError: Bad configuration or table names (before any request).
+        RunInProgressError: Another run of the pipeline holds its lock.
+        PipedriveError: The API failed (after retries); loaded chunks are kept.
+    """
+    if chunk_pages < 0:
+        raise UsageError(f"chunk_pages {chunk_pages} must be >= 0")
+    session = RunSession()
+
+    def build_source(names: Optional[List[str]] = None) -> DltSource:
+        try:
+            source = pipedrive_source(max_pages_per_chunk=chunk_pages or None, session=session, **source_options)
+        except ConfigFieldMissingException as error:
+            if any(field.endswith("api_token") for field in error.fields):
+                raise UsageError(NO_TOKEN) from None
+            raise
+        source = select_tables(source, tables)
+        return source.with_resources(*names) if names else source
+
+    source = build_source()  # the configuration and table names fail here, before any request
+    with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name, wait_for_lock):
+        assert session.client is not None
+        session.client.probe(PREFLIGHT_PATH, api=ApiVersion.V1, token_cost=PREFLIGHT_COST)
+        pipeline = reopen_if_repaired(pipeline, progress)
+        started = time.monotonic()
+        with duckdb_kept_open(pipeline, backfill=full_refresh):
+            if full_refresh:
+                if pipeline.has_pending_data:
+                    pipeline.abort_packages()  # everything is dropped and reloaded anyway
+            else:
+                finish_interrupted_run(pipeline, progress)
+            chunks = 0
+            while True:
+                pipeline.run(
+                    source,
+                    loader_file_format=loader_file_format(pipeline),
+                    refresh=("drop_resources" if tables else "drop_sources") if full_refresh and not chunks else None,
+                )
+                chunks += 1
+                names = next_chunk(source.selected_resources, listings_with_more_pages(source_state(pipeline)))
+                if not names:
+                    break
+                progress(f"chunk {chunks} loaded; more pages pending for: {', '.join(names)}")
+                source = build_source(names)
+            return summarize(pipeline, chunks, started, session.stats)

@@ -1,0 +1,2 @@
+"""Helpers shared by the test folders (one place: no test module imports another folder's
+conftest)."""
