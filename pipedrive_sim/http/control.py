@@ -19,6 +19,8 @@ No authentication, not rate limited, not logged. Bodies are JSON; answers are JS
     POST /_sim/fields/{set}/{code}/delete    {"touch_records"?: bool}
     POST /_sim/fields/{set}/{code}/options/{option_id}/rename {"label"}
     POST /_sim/fields/{set}/{code}/options/{option_id}/delete
+    POST /_sim/neighbours                    {"per_second"?: n, "fire"?: n, "path"?, "token"?} -> its stats
+    GET  /_sim/neighbours | POST /_sim/neighbours/stop   greedy neighbours (SimServer.add_neighbour)
     GET  /_sim/oauth                         OAuth settings and counters (no secrets)
     POST /_sim/oauth/revoke                  expire every issued OAuth access token now
     POST /_sim/oauth/config                  {"expires_in"?: s, "rotate_refresh_tokens"?: bool}
@@ -31,6 +33,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from .neighbours import DEFAULT_PATH as NEIGHBOUR_PATH
 
 if TYPE_CHECKING:
     from .server import SimServer
@@ -140,6 +144,18 @@ def _ground_truth(server: SimServer, args: dict[str, str], body: dict[str, Any])
     return _mutate(server, server.account.ground_truth)
 
 
+def _add_neighbour(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    neighbour = server.add_neighbour(body.get("token"), body.get("path") or NEIGHBOUR_PATH, body.get("per_second"))
+    neighbour.fire(int(body.get("fire") or 0))
+    return neighbour.stats()
+
+
+def _stop_neighbours(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
+    for neighbour in server.neighbours:
+        neighbour.stop()
+    return [n.stats() for n in server.neighbours]
+
+
 def _revoke_oauth(server: SimServer, args: dict[str, str], body: dict[str, Any]) -> Any:
     return {"revoked": server.oauth.revoke_all()}
 
@@ -161,6 +177,9 @@ CONTROL_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("POST", "/_sim/log/reset", _reset_log),
     ("POST", "/_sim/budget/reset", _reset_budget),
     ("POST", "/_sim/ratelimit/reset", _reset_ratelimit),
+    ("POST", "/_sim/neighbours", _add_neighbour),
+    ("GET", "/_sim/neighbours", lambda s, a, b: [n.stats() for n in s.neighbours]),
+    ("POST", "/_sim/neighbours/stop", _stop_neighbours),
     ("GET", "/_sim/oauth", lambda s, a, b: s.oauth.describe()),
     ("POST", "/_sim/oauth/revoke", _revoke_oauth),
     ("POST", "/_sim/oauth/config", _configure_oauth),

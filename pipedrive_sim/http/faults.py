@@ -14,6 +14,10 @@ Kinds:
     ``truncated``           200 whose JSON body is cut in half (Content-Length matches the cut body)
     ``null_data``           200 with ``"data": null``
     ``recents_null_items``  ``/recents`` items get ``"data": null`` (each with ``item_probability``)
+    ``no_ratelimit_headers``  answer normally, but without any ``x-ratelimit-*`` header (some real
+                            responses arrive so)
+    ``rate_limited``        a burst 429 (``x-ratelimit-remaining: 0``), as if another client had just
+                            filled the window; counts toward the Cloudflare block like a real 429
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAULT_KINDS = frozenset(
-    {"error", "maintenance", "html_error", "slow", "timeout", "reset", "truncated", "null_data", "recents_null_items"}
+    {"error", "maintenance", "html_error", "slow", "timeout", "reset", "truncated", "null_data", "recents_null_items",
+     "no_ratelimit_headers", "rate_limited"}
 )
 DEFAULT_STATUS = {"error": 500, "maintenance": 503, "html_error": 502}
 DEFAULT_DELAY_MS = {"slow": 2000.0, "timeout": 30000.0}

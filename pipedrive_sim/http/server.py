@@ -37,6 +37,7 @@ from .errors import (
 from .faults import FaultRule, FaultSet, Latency
 from .handlers import Request
 from .index import IndexStore
+from .neighbours import DEFAULT_PATH as NEIGHBOUR_PATH, GreedyNeighbour
 from .oauth import DEFAULT_EXPIRES_IN, ENDPOINT as OAUTH_ENDPOINT, TOKEN_PATHS, OAuthIssuer
 from .rate_limits import AbuseGuard, BurstLimiter, DailyBudget
 from .routes import ROUTES, match
@@ -148,6 +149,7 @@ class SimServer:
         self.latency = Latency(latency_ms, jitter_ms, seed)
         self.recents_max_age = timedelta(days=recents_max_age_days)
         self.accounting = Accounting()
+        self.neighbours: list[GreedyNeighbour] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -176,8 +178,10 @@ class SimServer:
                 return
 
     def stop(self) -> None:
-        """Stop serving and close the socket (sleeping fault handlers are woken up)."""
+        """Stop serving and close the socket (sleeping fault handlers and neighbours are stopped)."""
         self._stopping.set()
+        for neighbour in self.neighbours:
+            neighbour.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -225,6 +229,20 @@ class SimServer:
         """Forget the request log and totals (the budget is separate: ``budget.reset()``)."""
         self.accounting.reset()
 
+    def add_neighbour(self, token: str | None = None, path: str = NEIGHBOUR_PATH,
+                      per_second: float | None = None) -> GreedyNeighbour:
+        """Another integration on a token (default: ``self.token``) that never backs off.
+
+        Args:
+            token: The API token it sends.
+            path: The API path it requests.
+            per_second: Start sending this many requests a second in the background (None: it
+                only sends when told, ``neighbour.fire(n)``).
+        """
+        neighbour = GreedyNeighbour(self, token or self.token, path)
+        self.neighbours.append(neighbour)
+        return neighbour.start(per_second) if per_second else neighbour
+
     def info(self) -> dict[str, Any]:
         """Configuration summary (``GET /_sim/info``)."""
         return {"base_url": self.base_url, "token": self.token, "plan": self.plan, "seats": self.seats,
@@ -262,7 +280,9 @@ class SimServer:
             resp.fault = self.faults.pick(path)
             if resp.fault is not None:
                 resp.outcome = f"fault:{resp.fault.kind}"
-                _raise_for_fault(resp.fault)
+                if resp.fault.kind == "rate_limited":
+                    self.abuse.record_429(raw_token)
+                _raise_for_fault(resp.fault, rate_headers)
             request = Request(
                 params=params,
                 args=args,
@@ -291,7 +311,7 @@ class SimServer:
             logger.exception("internal error serving %s", path)
             resp.status, resp.outcome = 500, "internal_error"
             resp.body = error_body(f"Simulator internal error: {type(exc).__name__}: {exc}")
-        if resp.outcome != "blocked":
+        if resp.outcome != "blocked" and not (resp.fault is not None and resp.fault.kind == "no_ratelimit_headers"):
             for name, value in rate_headers.items() or self.limiter.peek().items():
                 resp.headers.setdefault(name, value)
         return resp
@@ -303,7 +323,7 @@ class SimServer:
             resp.fault = self.faults.pick(path)
             if resp.fault is not None:
                 resp.outcome = f"fault:{resp.fault.kind}"
-                _raise_for_fault(resp.fault)
+                _raise_for_fault(resp.fault, {})
             resp.body, _ = self.oauth.token(headers.get("authorization"), headers.get("content-type"), raw_body)
         except ApiError as err:
             resp.status, resp.body, resp.content_type = err.status, err.body, err.content_type
@@ -325,8 +345,10 @@ def _raw_token(headers: Any, params: Mapping[str, str]) -> str:
     return authorization or headers.get("x-api-token") or params.get("api_token") or ""
 
 
-def _raise_for_fault(rule: FaultRule) -> None:
-    """Faults that replace the response entirely."""
+def _raise_for_fault(rule: FaultRule, rate_headers: Mapping[str, str]) -> None:
+    """Faults that replace the response entirely (``rate_headers``: the window's headers)."""
+    if rule.kind == "rate_limited":
+        raise rate_limited({**rate_headers, "x-ratelimit-remaining": "0"})
     status = rule.status or 500
     if rule.kind == "error":
         raise ApiError(status, error_body("Internal server error" if status == 500 else REASONS.get(status, "Error")))
