@@ -212,7 +212,8 @@ def _control(base_url: str, method: str, path: str, body: dict[str, Any] | None 
 
 @contextlib.contextmanager
 def subprocess_sim(size: str, *, latency_ms: float = 0.0, burst_limit: int = UNLIMITED,
-                   plan: str = "growth", seed: int = 1, timeout_s: float = 900) -> Iterator[SubprocessSim]:
+                   plan: str = "growth", seed: int = 1, timeout_s: float = 900,
+                   abuse: tuple[int, float] | None = None) -> Iterator[SubprocessSim]:
     """Starts the simulator CLI in a child process and waits until it serves.
 
     Args:
@@ -222,10 +223,14 @@ def subprocess_sim(size: str, *, latency_ms: float = 0.0, burst_limit: int = UNL
         plan: Pipedrive plan.
         seed: Generator seed.
         timeout_s: How long account generation may take.
+        abuse: Cloudflare block after this many 429s within this many seconds (the simulator's
+            default when None).
     """
     cmd = [sys.executable, "-m", "pipedrive_sim", "--size", size, "--seed", str(seed), "--port", "0",
            "--token", TOKEN, "--plan", plan, "--latency-ms", str(latency_ms), "--burst-limit", str(burst_limit),
            "--daily-budget", str(UNLIMITED)]
+    if abuse is not None:
+        cmd += ["--abuse-threshold", str(abuse[0]), "--abuse-window-s", str(abuse[1])]
     process = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     sim = None
     try:

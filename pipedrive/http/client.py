@@ -215,19 +215,29 @@ class PipedriveClient:
             http_client.configure()
         self._http_client = http_client
         self._adapter = RateLimitedAdapter(self.rate_limiter, pool_maxsize=ADAPTER_POOL_SIZE)
+        self._sessions: Dict[int, Session] = {}
 
     def api_url(self, api: ApiVersion) -> str:
         """Base URL of one API version, e.g. `https://acme.pipedrive.com/api/v2`."""
         return f"{self.base_url}/api/{ApiVersion(api).value}"
 
     def _session(self, http_client: Optional[Client] = None) -> Session:
-        """This thread's retrying session (dlt keeps one per thread), with the limiter's adapter:
-        every attempt, retries included, waits for the shared window."""
-        session = (http_client or self._http_client).session
-        if session.adapters.get("https://") is not self._adapter:
-            session.mount("http://", self._adapter)
-            session.mount("https://", self._adapter)
-        return session
+        """The retrying session of `http_client` (default: the client's own), with the limiter's
+        adapter mounted, so every attempt, retries included, waits for the shared window.
+
+        One session per `Client`, shared by all threads (urllib3's pool is thread safe): dlt's
+        `Client.session` gives each thread its own, and those thread-local sessions kept dlt's
+        extract pool from joining its threads at shutdown.
+        """
+        http_client = http_client or self._http_client
+        with self._cap_lock:
+            session = self._sessions.get(id(http_client))
+            if session is None:
+                session = http_client.session
+                session.mount("http://", self._adapter)
+                session.mount("https://", self._adapter)
+                self._sessions[id(http_client)] = session
+            return session
 
     def _check_cap(self, cost: int) -> None:
         if self.max_tokens_per_run is None:

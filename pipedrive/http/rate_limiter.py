@@ -42,9 +42,18 @@ ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
 IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
 """Set by `RateLimitedAdapter` on each response (see `seconds_in_flight`)."""
-MIN_PACE = 0.25
+MIN_PACE = 0.1
 PACE_RECOVERY = 0.02
 """Pace regained per successful response after a 429 halved it."""
+REPEAT_WINDOW_SECONDS = 10.0
+"""429s this close together count as repeated: Cloudflare blocks a client after too many 429s in a
+short time (at least 10 minutes on the real API), so each repeat doubles the wait and halves the
+pace, whoever caused it."""
+MAX_BACKOFF_SECONDS = 32.0
+ASSUMED_LIMIT = 20
+"""Requests per window assumed until (or unless) a response carries `x-ratelimit-limit`: the
+smallest plan's burst limit (Lite, API token). Some responses arrive without any rate-limit
+header; without an assumption the limiter would not pace at all."""
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> Optional[float]:
@@ -106,11 +115,15 @@ class RateLimiter:
         self._halted_by: Optional[Callable[[], Exception]] = None
         self._local = threading.local()
         self._waiting_ahead_of_bulk = 0
+        self._recent_429s: List[float] = []
 
-    def _allowed_in_window(self) -> Optional[int]:
-        if self.limit is None:
-            return None
-        return max(1, math.floor(self.limit * self.pace) - self.reserve) - self.foreign
+    @property
+    def effective_limit(self) -> int:
+        """Requests per window: the last `x-ratelimit-limit`, else `ASSUMED_LIMIT`."""
+        return self.limit if self.limit is not None else ASSUMED_LIMIT
+
+    def _allowed_in_window(self) -> int:
+        return max(1, math.floor(self.effective_limit * self.pace) - self.reserve) - self.foreign
 
     def _sent_between(self, start: float, end: float) -> int:
         return bisect.bisect_right(self._sent, end) - bisect.bisect_right(self._sent, start)
@@ -131,13 +144,11 @@ class RateLimiter:
         if self.foreign and now >= self._foreign_until:
             self.foreign = 0  # the server's window rolled on: the estimate is stale
         allowed = self._allowed_in_window()
-        if allowed is None:
-            return 0.0
         if allowed <= 0:  # others fill the window: wait for the server's reset
             return self._foreign_until - now
         allowed -= held_back
         if allowed <= 0:  # every slot the window has is spoken for by requests that go first
-            return self.window / max(1, self.limit or 1)
+            return self.window / self.effective_limit
         # a request of ours counts until `window` (plus the margin) after we sent it: the server
         # counts it from its arrival, a little later
         span = self.window * (1 + self.margin)
@@ -230,24 +241,36 @@ class RateLimiter:
     def on_rate_limited(self, reset: Optional[float]) -> None:
         """Reacts to a 429: everybody waits for the window reset, then, by its cause:
 
+        - a repeated 429 (another within `REPEAT_WINDOW_SECONDS`): the model of the window is
+          wrong, whoever caused it, so back off exponentially - the wait doubles with every repeat
+          (up to `MAX_BACKOFF_SECONDS`) and the pace halves (down to `MIN_PACE`). This bounds our
+          429s in any short span, which is what keeps the token clear of the Cloudflare block even
+          next to an integration that never backs off;
         - our own log explains the full window (no foreign share): some of our requests reached
           the server later than the margin allows, so the margin widens (up to
           `MAX_WINDOW_MARGIN`, given back step by step on successes) and the pace stays;
         - another client shares the token: the pace halves and recovers step by step.
 
         Args:
-            reset: Seconds until the window resets (`x-ratelimit-reset`), if known.
+            reset: Seconds until the window resets (`x-ratelimit-reset`, relative), if known.
         """
         wait = reset if reset is not None and reset > 0 else self.window
         with self._lock:
+            now = self._clock()
             self.rate_limited += 1
-            self._blocked_until = max(self._blocked_until, self._clock() + wait)
-            if self.foreign:
+            self._recent_429s = [t for t in self._recent_429s if t > now - REPEAT_WINDOW_SECONDS] + [now]
+            repeats = len(self._recent_429s) - 1
+            if repeats:
+                wait = min(MAX_BACKOFF_SECONDS, wait * 2**repeats)
+                self.pace = max(MIN_PACE, self.pace / 2)
+                reaction = f"{repeats + 1} x 429 within {REPEAT_WINDOW_SECONDS:.0f} s: backing off to {self.pace:.0%} of the window"
+            elif self.foreign:
                 self.pace = max(MIN_PACE, self.pace / 2)
                 reaction = f"slowing down to {self.pace:.0%} of the window"
             else:
                 self.margin = min(MAX_WINDOW_MARGIN, self.margin + WINDOW_MARGIN_STEP)
                 reaction = f"widening the window margin to {self.margin:.0%}"
+            self._blocked_until = max(self._blocked_until, now + wait)
         logger.warning(f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and {reaction}")
 
     def halt(self, make_error: Callable[[], Exception]) -> None:

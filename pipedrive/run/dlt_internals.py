@@ -5,7 +5,7 @@ API does not offer. Each function has a test that fails when dlt changes what it
 
 import os
 import re
-from typing import List
+from typing import Iterable, List, Set
 
 import dlt
 from dlt.common.storages.load_package import PackageStorage
@@ -47,3 +47,10 @@ def atomic_temp_files(working_dir: str) -> List[str]:
     for folder, _, files in os.walk(working_dir):
         found.extend(os.path.join(folder, name) for name in files if ATOMIC_TEMP_FILE.fullmatch(name))
     return found
+
+
+def existing_tables(pipeline: dlt.Pipeline, tables: Iterable[str]) -> Set[str]:
+    """The tables of `tables` that exist in the pipeline's dataset, in one information-schema query
+    (dlt's job client reads table columns from the catalog; a missing table has none)."""
+    with pipeline.destination_client() as client:
+        return {name for name, columns in client.get_storage_tables(list(tables)) if columns}

@@ -28,7 +28,7 @@ from .chunks import listings_with_more_pages, next_chunk
 from .destination import duckdb_kept_open, loader_file_format
 from .failures import NO_TOKEN, UsageError
 from .lock import run_lock
-from .recovery import TProgress, finish_interrupted_run, reopen_if_repaired
+from .recovery import TProgress, finish_interrupted_run, reload_resources, reopen_if_repaired, tables_to_reload
 from .summary import RunSummary, source_state, summarize
 
 DEFAULT_CHUNK_PAGES = 20
@@ -57,6 +57,19 @@ def select_tables(source: DltSource, names: Optional[Sequence[str]]) -> DltSourc
             f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
         )
     return source.with_resources(*[n for n, table in table_of.items() if n in names or table in names])
+
+
+def _reload_missing_tables(
+    pipeline: dlt.Pipeline, source: DltSource, build_source: Callable[..., DltSource], progress: TProgress
+) -> None:
+    """Reloads, from scratch, the tables the stored schema has but the destination lacks."""
+    table_of = {name: resource.table_name for name, resource in source.selected_resources.items()}
+    missing = tables_to_reload(pipeline, table_of)
+    if not missing:
+        return
+    names = reload_resources(missing, table_of)
+    progress(f"repairing: table(s) {', '.join(missing)} missing in the destination; reloading them from scratch")
+    pipeline.run(build_source(names), loader_file_format=loader_file_format(pipeline), refresh="drop_resources")
 
 
 def load(
@@ -118,6 +131,7 @@ def load(
                     pipeline.abort_packages()  # everything is dropped and reloaded anyway
             else:
                 finish_interrupted_run(pipeline, progress)
+                _reload_missing_tables(pipeline, source, build_source, progress)
             chunks = 0
             while True:
                 pipeline.run(

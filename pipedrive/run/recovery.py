@@ -1,4 +1,5 @@
-"""Repair of what an interrupted run left behind, before the next run extracts anything.
+"""Repair of what an interrupted or overlapping run left behind, before the next run extracts
+anything.
 
 A `kill -9` can land anywhere inside dlt: between an atomic write and its rename (a stray temp
 file that breaks every later run), while normalize deletes a package it already normalized (a
@@ -6,14 +7,27 @@ half-deleted package `normalize()` fails on for ever), or after extract or norma
 packages that `pipeline.run()` would load instead of extracting anything new). Each is repaired
 here, in that order; the data of a repaired package is never lost (it is in the next stage's
 package, or loaded now).
+
+The stored schema and the destination can also fall out of step: runs that overlapped on two
+machines, a table dropped by hand. dlt then believes a table exists that does not, and every load
+into it fails (or, when the schema happens to change, the table comes back empty and its cursor
+skips the history). `tables_to_reload` finds such tables; the run protocol reloads them with
+dlt's `refresh="drop_resources"` for just the resources that write them (which also makes dlt
+re-create the schema's tables), and continues incrementally for everything else.
 """
 
 import os
-from typing import Callable, List
+from typing import Callable, List, Mapping
 
 import dlt
 
-from .dlt_internals import atomic_temp_files, delete_extracted_package, extracted_packages_without_schema
+from ..entities import DEAL_CHILDREN, DEAL_LISTINGS
+from .dlt_internals import (
+    atomic_temp_files,
+    delete_extracted_package,
+    existing_tables,
+    extracted_packages_without_schema,
+)
 
 TProgress = Callable[[str], None]
 
@@ -59,3 +73,27 @@ def finish_interrupted_run(pipeline: dlt.Pipeline, progress: TProgress) -> None:
         progress("resuming: loading the package(s) an interrupted run left")
         pipeline.normalize()
         pipeline.load()
+
+
+def tables_to_reload(pipeline: dlt.Pipeline, table_of: Mapping[str, str]) -> List[str]:
+    """Tables the pipeline has loaded before that are missing in the destination.
+
+    Args:
+        pipeline: The pipeline about to run.
+        table_of: Resource name -> table of the source's resources (only those tables count).
+    """
+    if pipeline.first_run or not pipeline.default_schema_name:
+        return []
+    schema = pipeline.default_schema
+    loaded = set(schema.data_table_names(seen_data_only=True)) & set(table_of.values())
+    return sorted(loaded - existing_tables(pipeline, loaded)) if loaded else []
+
+
+def reload_resources(missing: List[str], table_of: Mapping[str, str]) -> List[str]:
+    """The resources to reload from scratch for the missing tables: every writer of each, plus the
+    deal listings for a deal-child table (its rows come only from deals the listing yields)."""
+    children = {child.table for child in DEAL_CHILDREN}
+    tables = set(missing)
+    if tables & children:
+        tables.update(table_of[name] for name in DEAL_LISTINGS if name in table_of)
+    return [name for name, table in table_of.items() if table in tables]

@@ -17,7 +17,7 @@ import pytest
 from pipedrive import pipedrive_source
 from pipedrive.run.destination import loader_file_format
 
-from ._compare import assert_matches_ground_truth, as_utc, mutate, require_service
+from tests.helpers.ground_truth import assert_matches_ground_truth, as_utc, mutate, require_service
 
 UNTHROTTLED = 1_000_000
 

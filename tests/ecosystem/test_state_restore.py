@@ -15,7 +15,7 @@ import pytest
 
 from pipedrive import pipedrive_source
 
-from ._compare import as_utc, assert_matches_ground_truth, mutate
+from tests.helpers.ground_truth import as_utc, assert_matches_ground_truth, mutate
 
 UNTHROTTLED = 1_000_000
 

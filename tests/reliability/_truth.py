@@ -2,53 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Dict, List, Sequence, Tuple
 
 import dlt
 import pytest
 
-from tests.ecosystem._compare import as_utc, assert_matches_ground_truth, fetch
+from tests.helpers.ground_truth import CHILD_KEYS, as_utc, assert_children_match, assert_pipeline_equals_truth, fetch
 
 from ._harness import PIPELINE_NAME, PipelineRunner
 
-# snapshot deal children: destination table -> key columns (also the ground-truth entity key)
-CHILD_KEYS: Dict[str, Tuple[str, str]] = {
-    "deal_products": ("deal_id", "id"),
-    "deal_participants": ("deal_id", "id"),
-    "deal_followers": ("deal_id", "user_id"),
-}
-ALL_CHILDREN = (*CHILD_KEYS, "deal_changes")
+__all__ = ["CHILD_KEYS", "assert_deals_equal_truth", "assert_destination_equals_truth", "attach", "fetch", "row_count"]
 
 
 def attach(runner: PipelineRunner, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The pipeline a runner's processes used, attached in this process."""
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(runner.duckdb_path))
     return dlt.attach(pipeline_name=PIPELINE_NAME, pipelines_dir=str(runner.pipelines_dir))
-
-
-def _keys(pipeline: Any, table: str, columns: Tuple[str, str]) -> List[Tuple[Any, Any]]:
-    return [(row[columns[0]], row[columns[1]]) for row in fetch(pipeline, table, list(columns))]
-
-
-def _assert_children(pipeline: Any, truth: Dict[str, List[Dict[str, Any]]], tables: Sequence[str]) -> Dict[str, int]:
-    """Snapshot children hold exactly the API's rows; `deal_changes` every change once."""
-    compared: Dict[str, int] = {}
-    for table in tables:
-        if table == "deal_changes":
-            changes = [row["change_id"] for row in fetch(pipeline, table, ["change_id"])]
-            assert len(changes) == len(set(changes)), "deal_changes: duplicated change_id"
-            assert len(changes) == len(truth["deal_changelog"]), f"deal_changes: {len(changes)} != {len(truth['deal_changelog'])}"
-            compared[table] = len(changes)
-            continue
-        columns = CHILD_KEYS[table]
-        got = Counter(_keys(pipeline, table, columns))
-        duplicated = [key for key, count in got.items() if count > 1]
-        assert not duplicated, f"{table}: duplicated rows {duplicated[:5]}"
-        expected = {(row[columns[0]], row[columns[1]]) for row in truth[table]}
-        assert set(got) == expected, f"{table}: missing {sorted(expected - set(got))[:5]}, extra {sorted(set(got) - expected)[:5]}"
-        compared[table] = len(expected)
-    return compared
 
 
 def assert_destination_equals_truth(
@@ -60,10 +29,7 @@ def assert_destination_equals_truth(
     Returns:
         Rows compared per table.
     """
-    pipeline = attach(runner, monkeypatch)
-    compared = assert_matches_ground_truth(pipeline, truth)
-    compared.update(_assert_children(pipeline, truth, ALL_CHILDREN))
-    return compared
+    return assert_pipeline_equals_truth(attach(runner, monkeypatch), truth)
 
 
 def assert_deals_equal_truth(
@@ -77,7 +43,7 @@ def assert_deals_equal_truth(
     latest = {d["id"]: as_utc(d["update_time"]) for d in truth["deals"]}
     assert all(as_utc(r["update_time"]) == latest[r["id"]] for r in rows)
     compared = {"deals": len(rows)}
-    compared.update(_assert_children(pipeline, truth, children))
+    compared.update(assert_children_match(pipeline, truth, children))
     return compared
 
 

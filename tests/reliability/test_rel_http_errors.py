@@ -12,7 +12,7 @@ import pytest
 
 from ._harness import PipelineRunner, RunResult, SimProcess
 from ._truth import CHILD_KEYS, assert_destination_equals_truth, attach, row_count
-from tests.ecosystem._compare import fetch
+from tests.helpers.ground_truth import fetch
 
 PERSONS = "/api/v2/persons"
 FEW = ("--resources", "users,persons")

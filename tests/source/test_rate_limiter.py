@@ -170,3 +170,73 @@ def test_seconds_in_flight_leaves_out_the_wait_for_a_slot(sim_server: Any) -> No
     assert response.status_code == 200
     assert response.elapsed.total_seconds() >= 0.5
     assert seconds_in_flight(response) < 0.3
+
+
+class WindowServer:
+    """Pipedrive's burst window on the fake clock: every request (ours and another integration's)
+    counts for `window` seconds from its arrival; a request beyond `limit` gets a 429."""
+
+    def __init__(self, limit: int, window: float = 2.0) -> None:
+        self.limit, self.window = limit, window
+        self.arrivals: list[float] = []
+
+    def count(self, now: float) -> int:
+        self.arrivals = [t for t in self.arrivals if t > now - self.window]
+        return len(self.arrivals)
+
+    def request(self, now: float) -> bool:
+        if self.count(now) >= self.limit:
+            return False
+        self.arrivals.append(now)
+        return True
+
+
+@pytest.mark.parametrize("neighbour_per_window", [12, 18, 25])
+def test_a_neighbour_that_never_backs_off_cannot_drive_us_into_the_block(neighbour_per_window: int) -> None:
+    """Ten simulated minutes next to an integration that fires `neighbour_per_window` requests every
+    2 s whatever it gets back (25: more than the whole window). Our 429s stay rare in every 10-s span
+    (Cloudflare blocks after many in a short time), and the run still makes progress."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    server = WindowServer(limit=20)
+    latency, ours_429, served, next_burst = 0.05, [], 0, clock.now
+    while clock.now < 1600.0:
+        while next_burst <= clock.now:  # the neighbour's burst, on its own schedule
+            for i in range(neighbour_per_window):
+                server.request(next_burst + i * 0.001)
+            next_burst += 2.0
+        limiter.acquire()
+        arrival = clock.now + latency
+        if server.request(arrival):
+            served += 1
+            remaining = server.limit - server.count(arrival)
+            limiter.update_from_headers(
+                {"x-ratelimit-limit": "20", "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": "1"},
+                elapsed=2 * latency,
+            )
+        else:
+            ours_429.append(arrival)
+            limiter.on_rate_limited(1.0)
+        clock.now += 2 * latency
+    worst = max(sum(1 for t in ours_429 if start <= t < start + 10.0) for start in ours_429) if ours_429 else 0
+    assert worst <= 4, f"{worst} x 429 within 10 s"
+    assert served >= 200 if neighbour_per_window < 20 else served > 0
+
+
+def test_without_rate_limit_headers_the_smallest_plan_paces_us() -> None:
+    """Some responses carry no `x-ratelimit-*` header at all: until one does, 20 per 2 s."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    for _ in range(40):
+        limiter.acquire()
+        limiter.update_from_headers({}, elapsed=0.0)
+    assert limiter.limit is None and limiter.effective_limit == 20
+    assert clock.now - 1000.0 >= 2.0  # the second 20 waited for the first to leave the window
+
+
+def test_the_reset_header_is_relative_seconds() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=20)
+    limiter.on_rate_limited(3.0)  # x-ratelimit-reset: 3 means "in three seconds"
+    limiter.acquire()
+    assert sum(clock.slept) == pytest.approx(3.0, abs=1e-6)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -150,3 +151,44 @@ def mutate(account: Any) -> Dict[str, Any]:
     account.update("notes", truth["notes"][0]["id"], {"content": "edited"})
     account.update("leads", truth["leads"][0]["id"], {"title": "edited lead"})
     return done
+
+
+# snapshot deal children: destination table -> key columns (also the ground-truth entity key)
+CHILD_KEYS: Dict[str, Tuple[str, str]] = {
+    "deal_products": ("deal_id", "id"),
+    "deal_participants": ("deal_id", "id"),
+    "deal_followers": ("deal_id", "user_id"),
+}
+ALL_CHILDREN = (*CHILD_KEYS, "deal_changes")
+
+
+def _keys(pipeline: Any, table: str, columns: Tuple[str, str]) -> List[Tuple[Any, Any]]:
+    return [(row[columns[0]], row[columns[1]]) for row in fetch(pipeline, table, list(columns))]
+
+
+def assert_children_match(pipeline: Any, truth: Dict[str, List[Dict[str, Any]]], tables: Sequence[str]) -> Dict[str, int]:
+    """Snapshot children hold exactly the API's rows; `deal_changes` every change once."""
+    compared: Dict[str, int] = {}
+    for table in tables:
+        if table == "deal_changes":
+            changes = [row["change_id"] for row in fetch(pipeline, table, ["change_id"])]
+            assert len(changes) == len(set(changes)), "deal_changes: duplicated change_id"
+            assert len(changes) == len(truth["deal_changelog"]), f"deal_changes: {len(changes)} != {len(truth['deal_changelog'])}"
+            compared[table] = len(changes)
+            continue
+        columns = CHILD_KEYS[table]
+        got = Counter(_keys(pipeline, table, columns))
+        duplicated = [key for key, count in got.items() if count > 1]
+        assert not duplicated, f"{table}: duplicated rows {duplicated[:5]}"
+        expected = {(row[columns[0]], row[columns[1]]) for row in truth[table]}
+        assert set(got) == expected, f"{table}: missing {sorted(expected - set(got))[:5]}, extra {sorted(set(got) - expected)[:5]}"
+        compared[table] = len(expected)
+    return compared
+
+
+def assert_pipeline_equals_truth(pipeline: Any, truth: Dict[str, List[Dict[str, Any]]], **options: Any) -> Dict[str, int]:
+    """Every entity and deal-child row is there exactly once, with its latest `update_time`;
+    nothing else is there. Returns the rows compared per table."""
+    compared = assert_matches_ground_truth(pipeline, truth, **options)
+    compared.update(assert_children_match(pipeline, truth, ALL_CHILDREN))
+    return compared
