@@ -31,7 +31,7 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 
 from pipedrive.run import DEFAULT_CHUNK_PAGES, RunSummary, UsageError, describe_failure, load
 from pipedrive.run.destination import destination_for
-from pipedrive.run.failures import EXIT_INTERRUPTED
+from pipedrive.run.failures import EXIT_INTERRUPTED, EXIT_STOPPED_EARLY
 
 PIPELINE_NAME = "pipedrive"
 DEFAULT_DATASET = "pipedrive_data"
@@ -46,6 +46,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--resources", help="comma-separated tables to load (default: all)")
     parser.add_argument("--start-date", help="load records updated on or after YYYY-MM-DD")
     parser.add_argument("--full-refresh", action="store_true", help="drop the tables and state, then reload all")
+    parser.add_argument(
+        "--refresh-reference", action="store_true",
+        help="read every reference table and field set now, whether due or not",
+    )
     parser.add_argument(
         "--chunk-pages", type=int, default=DEFAULT_CHUNK_PAGES,
         help="pages per incremental table per loaded chunk (0: one chunk, no checkpoints)",
@@ -130,6 +134,8 @@ def print_summary(summary: RunSummary) -> None:
             "token cap reached: deals still queued for their children (the next run continues): "
             + ", ".join(f"{name} {count}" for name, count in summary.queued_deals.items())
         )
+    if summary.unfinished:
+        print("listings with pages left (the next run continues): " + ", ".join(summary.unfinished))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,11 +147,16 @@ def run(args: argparse.Namespace) -> int:
     )
     tables = [name.strip() for name in (args.resources or "").split(",") if name.strip()]
     options: dict[str, Any] = {"start_date": start_date} if start_date else {}
+    if args.refresh_reference:
+        options["refresh_reference"] = True
     summary = load(
         pipeline, tables=tables or None, full_refresh=args.full_refresh, chunk_pages=args.chunk_pages,
         wait_for_lock=args.wait_for_lock, progress=lambda line: print(line, file=sys.stderr), **options,
     )
     print_summary(summary)
+    if summary.stopped_early:
+        print(f"error: stopped early: {summary.stopped_early}", file=sys.stderr)
+        return EXIT_STOPPED_EARLY
     return 0
 
 

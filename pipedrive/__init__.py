@@ -15,7 +15,7 @@ https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
 """
 
 from dataclasses import replace
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 import dlt
 from dlt.common.typing import TAnyDateTime
@@ -29,10 +29,10 @@ from .fields.tables import custom_fields_mapping_resource, field_set_resource
 from .http import PipedriveClient, RequestStats
 from .http.auth import source_auth
 from .http.base_url import resolve_base_url
-from .http.client import RunSession
 from .http.errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
 from .http.oauth import PipedriveOAuth, PipedriveOAuthCredentials
 from .listings import listing_resource
+from .session import RunSession
 
 __all__ = [
     "pipedrive_source",
@@ -66,6 +66,8 @@ def pipedrive_source(
     max_pages_per_chunk: Optional[int] = None,
     page_size: Optional[int] = None,
     oauth: Optional[PipedriveOAuthCredentials] = None,
+    refresh_reference: bool = False,
+    refresh_hours: Optional[Mapping[str, float]] = None,
     session: Optional[RunSession] = None,
 ) -> List[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
@@ -95,6 +97,10 @@ def pipedrive_source(
         oauth: OAuth 2.0 app credentials instead of `api_token` (`[sources.pipedrive.oauth]`
             `client_id`, `client_secret`, `refresh_token`, optional `token_url`). The first token
             is fetched here, so bad credentials fail before any load.
+        refresh_reference: Read every table read whole (users, stages, currencies, ...) and every
+            field set in this run, due or not.
+        refresh_hours: Freshness interval per table read whole (or `<set>_fields`), overriding
+            the defaults of the entity table, e.g. `{"users": 1, "call_logs": 6}`.
         session: What the sources of one run share (one client: rate limiter, token cap,
             counters); pass the same `RunSession` to the source of every chunk. `pipedrive.run`
             does. A new one by default.
@@ -103,6 +109,7 @@ def pipedrive_source(
         The resources, one per table (listings, deal children, field sets, mapping).
     """
     session = session if session is not None else RunSession()
+    session.hard_delete = hard_delete
 
     def make_client() -> PipedriveClient:
         auth = source_auth(api_token, oauth)
@@ -116,24 +123,32 @@ def pipedrive_source(
         )
 
     client = session.client_for(make_client)
+    overrides = dict(refresh_hours or {})
     entities = ENTITIES if page_size is None else tuple(
         replace(e, page_size=min(e.page_size, page_size)) for e in ENTITIES
     )
-    field_sets = FieldSetCache(client)
+    field_set_rows = tuple(
+        replace(f, refresh_hours=overrides[f.table]) if f.table in overrides else f for f in FIELD_SETS
+    )
+    field_sets = FieldSetCache(client, force=refresh_reference, field_sets={f.name: f for f in field_set_rows})
     listings = [
         listing_resource(
-            entity, client, field_sets, start_date=start_date, hard_delete=hard_delete,
-            max_pages_per_chunk=max_pages_per_chunk,
+            entity, session, field_sets, start_date=start_date, hard_delete=hard_delete,
+            max_pages_per_chunk=max_pages_per_chunk, refresh_hours=overrides.get(entity.table),
+            force_refresh=refresh_reference,
         )
         for entity in entities
     ]
     children = deal_child_resources(
         {resource.name: resource for resource in listings},
-        client,
+        session,
         field_sets,
         hard_delete=hard_delete,
         max_tokens_per_run=DEFAULT_MAX_TOKENS_PER_RUN if max_tokens_per_run is None else max_tokens_per_run,
     )
     renamed_sets = sorted({e.custom_field_set for e in ENTITIES if e.custom_field_set})
-    field_tables = [field_set_resource(f, field_sets, renames_records=f.name in renamed_sets) for f in FIELD_SETS]
+    field_tables = [
+        field_set_resource(f, field_sets, session, renames_records=f.name in renamed_sets, hard_delete=hard_delete)
+        for f in field_set_rows
+    ]
     return [*listings, *children, *field_tables, custom_fields_mapping_resource(field_sets, renamed_sets)]

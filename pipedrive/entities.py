@@ -10,7 +10,11 @@ Rows are built with keyword arguments through presets for the styles Pipedrive r
 `V1_NEWEST_FIRST`); `twin` derives the second listing of a table (archived deals, leads and
 projects, inactive goals) from its live row. Behaviour that follows from a row's fields is named
 by the properties of `Entity` (`is_incremental`, `is_chunkable`, `pages_by_keyset`,
-`stops_at_cursor`, `reads_every_page`, `drops_deleted_rows`), documented where they are defined.
+`stops_at_cursor`, `reads_every_page`), documented where they are defined.
+
+Every table merges on its key. A listing without a cursor is read whole, at most every
+`refresh_hours` (a freshness interval kept in its resource state), and a complete read marks the
+rows it no longer returned as deleted (`pipedrive.run.maintenance`).
 
 Token costs are the `x-token-cost` of each operation in the official OpenAPI specs (checked by
 `tests/source/test_entities.py`).
@@ -25,7 +29,6 @@ from typing import Any, Literal, Mapping, Optional, Tuple
 
 from dlt.common.time import ensure_pendulum_datetime
 
-TWriteDisposition = Literal["merge", "replace"]
 TSortOrder = Literal["asc", "desc"]
 
 
@@ -147,22 +150,30 @@ class Entity(Endpoint):
     Attributes:
         table_name: Destination table when it differs from `name` (twins share a table).
         primary_key: Natural key the table merges on.
-        write_disposition: `merge` for listings read incrementally, `replace` for the small
-            reference tables read whole (a replace also drops rows deleted upstream).
-        cursor: How the listing is read incrementally (None: read whole every run).
+        cursor: How the listing is read incrementally (None: read whole).
+        refresh_hours: A listing read whole is read again once its last complete read is this
+            old (its freshness interval); sooner when a record refers to one of its rows the
+            source has not seen, or on `refresh_reference`.
+        recents_item: The `/v1/recents` item kind that reports this listing's changes: a run
+            whose one recents request shows none skips the listing.
+        references: Column -> the table whose ids it holds (`stage_id` -> `stages`): a value the
+            source has not seen makes that table due at once.
         custom_field_set: Field set whose hash keys are renamed in the records.
         record_defaults: Values set on every row that lacks the key.
-        soft_delete_column: Boolean column Pipedrive sets on deleted rows.
+        soft_delete_column: Boolean column Pipedrive sets on deleted rows (the source sets it on
+            rows a complete read no longer returns).
         selected: Whether the resource runs by default.
     """
 
     table_name: Optional[str] = None
     primary_key: Tuple[str, ...] = ("id",)
-    write_disposition: TWriteDisposition = "replace"
     cursor: Optional[Cursor] = None
+    refresh_hours: float = 24.0
+    recents_item: Optional[str] = None
+    references: Mapping[str, str] = field(default_factory=frozen)
     custom_field_set: Optional[str] = None
     record_defaults: Mapping[str, Any] = field(default_factory=frozen)
-    soft_delete_column: Optional[str] = None
+    soft_delete_column: str = "is_deleted"
     selected: bool = True
 
     @property
@@ -172,7 +183,7 @@ class Entity(Endpoint):
 
     @property
     def is_incremental(self) -> bool:
-        """The resource keeps a cursor between runs and merges what it reads."""
+        """The resource keeps a cursor between runs; otherwise it is read whole."""
         return self.cursor is not None
 
     @property
@@ -191,23 +202,18 @@ class Entity(Endpoint):
     @property
     def stops_at_cursor(self) -> bool:
         """Newest first without a filter: the read stops at the first row older than the cursor
-        (dlt's `row_order="desc"`)."""
+        (dlt's `row_order="desc"`). Such a read keeps its rows until it ends: a partial one would
+        move the cursor past the rows it did not reach."""
         return self.cursor is not None and self.cursor.order == "desc" and not self.cursor.since_param
 
     @property
     def reads_every_page(self) -> bool:
-        """Every run reads the listing to its last page (multi-page, no cursor), so its pages can
-        be read ahead in a thread of their own (`pipedrive.http.read_ahead`)."""
+        """Read whole and paged: its pages can be read ahead in a thread (`pipedrive.http.read_ahead`)."""
         return self.cursor is None and self.paging is not Paging.NONE
 
     def base_params(self) -> Mapping[str, str]:
         """Constant query parameters of every request: the cursor's sort and `params`."""
         return {**(self.cursor.sort_params if self.cursor else {}), **self.params}
-
-    def drops_deleted_rows(self, hard_delete: bool) -> bool:
-        """Rows flagged deleted are left out of a replace table when `hard_delete` is on (merge
-        tables delete them through dlt's `hard_delete` column hint instead)."""
-        return hard_delete and bool(self.soft_delete_column) and self.write_disposition == "replace"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +260,9 @@ class FieldSet(Endpoint):
     """
 
     deleted_options_source: Optional["FieldSet"] = None
+    refresh_hours: float = 24.0
+    """The definitions are read again once this old, sooner when a record holds a field or an
+    option the source does not know, or on `refresh_reference`."""
 
     @property
     def table(self) -> str:
@@ -272,9 +281,6 @@ CURSOR, OFFSET, NONE = Paging.CURSOR, Paging.OFFSET, Paging.NONE
 
 def v2_listing(name: str, path: str, *, token_cost: int = 10, **options: Any) -> Entity:
     """A v2 listing (cursor paging); incremental ones pass `cursor=V2_UPDATED_SINCE`."""
-    if options.get("cursor") is not None:
-        options.setdefault("write_disposition", "merge")
-        options.setdefault("soft_delete_column", "is_deleted")
     return Entity(name=name, path=path, api=V2, paging=CURSOR, token_cost=token_cost, **options)
 
 
@@ -282,8 +288,6 @@ def v1_listing(
     name: str, path: str, *, paging: Paging = NONE, token_cost: int = 20, **options: Any
 ) -> Entity:
     """A v1 listing (most are one unpaged request)."""
-    if options.get("cursor") is not None:
-        options.setdefault("write_disposition", "merge")
     return Entity(name=name, path=path, api=V1, paging=paging, token_cost=token_cost, **options)
 
 
@@ -313,6 +317,7 @@ _DEAL_INCLUDE_FIELDS = (
 _DEALS = dict(
     custom_field_set="deal", cursor=V2_UPDATED_SINCE,
     params=frozen({"status": "open,won,lost,deleted", "include_fields": _DEAL_INCLUDE_FIELDS}),
+    references=frozen({"stage_id": "stages", "pipeline_id": "pipelines", "owner_id": "users"}),
 )
 _LEADS_CURSOR = replace(V1_UPDATED_SINCE, format=TimestampFormat.RFC3339_MS)
 
@@ -336,34 +341,43 @@ FIELD_SETS: Tuple[FieldSet, ...] = (
     FieldSet(name="note", path="/noteFields", api=V1, paging=NONE, token_cost=20),
 )
 
+OWNER = frozen({"owner_id": "users"})
+"""Most records name their owner: a user the source has not seen makes `users` due at once."""
+FOUR_TIMES_A_DAY, DAILY = 6.0, 24.0
+"""Freshness intervals. Users, stages, pipelines, activity types and filters can wait a day
+because `/v1/recents` reports their changes (they are then read at once), and an id a record
+refers to that the source has not seen makes its table due at once too. Projects and tasks change
+with daily work and nothing reports them: four times a day."""
+
 # fmt: off
 ENTITIES: Tuple[Entity, ...] = (
-    # reference tables: read whole every run, replaced (rows deleted upstream disappear)
-    v1_listing("currencies", "/currencies"),
-    v1_listing("activity_types", "/activityTypes"),
-    v1_listing("users", "/users"),
-    v1_listing("filters", "/filters"),
-    v1_listing("lead_labels", "/leadLabels", token_cost=10),
-    v1_listing("lead_sources", "/leadSources", token_cost=2, primary_key=("name",)),
-    *twin(v1_listing("goals", "/goals/find", data_selector="data.goals"), "goals_inactive", params=frozen({"is_active": "false"})),
-    v1_listing("roles", "/roles", paging=OFFSET),
-    v2_listing("pipelines", "/pipelines", token_cost=5, soft_delete_column="is_deleted"),
-    v2_listing("stages", "/stages", token_cost=5, soft_delete_column="is_deleted"),
+    # read whole: small configuration tables, each at most every `refresh_hours` (README: why these)
+    v1_listing("currencies", "/currencies", refresh_hours=DAILY),
+    v1_listing("activity_types", "/activityTypes", refresh_hours=DAILY),
+    v1_listing("users", "/users", refresh_hours=DAILY),
+    v1_listing("filters", "/filters", refresh_hours=DAILY),
+    v1_listing("lead_labels", "/leadLabels", token_cost=10, refresh_hours=DAILY),
+    v1_listing("lead_sources", "/leadSources", token_cost=2, primary_key=("name",), refresh_hours=DAILY),
+    *twin(v1_listing("goals", "/goals/find", data_selector="data.goals", refresh_hours=DAILY), "goals_inactive", params=frozen({"is_active": "false"})),
+    v1_listing("roles", "/roles", paging=OFFSET, refresh_hours=DAILY),
+    v2_listing("pipelines", "/pipelines", token_cost=5, refresh_hours=DAILY),
+    v2_listing("stages", "/stages", token_cost=5, refresh_hours=DAILY),
     # projects and tasks: neither filtered nor sorted by the API, a full read is the only exact option
-    *twin(v2_listing("projects", "/projects", custom_field_set="project"), "projects_archived", path="/projects/archived", record_defaults=ARCHIVED),
-    v2_listing("tasks", "/tasks"),
-    v1_listing("call_logs", "/callLogs", paging=OFFSET, page_size=50),
+    *twin(v2_listing("projects", "/projects", custom_field_set="project", refresh_hours=FOUR_TIMES_A_DAY), "projects_archived", path="/projects/archived", record_defaults=ARCHIVED),
+    v2_listing("tasks", "/tasks", refresh_hours=FOUR_TIMES_A_DAY),
+    v1_listing("call_logs", "/callLogs", paging=OFFSET, page_size=50, refresh_hours=DAILY),
     # incremental: the API filters by update_time and sorts oldest first
-    *twin(v2_listing("deals", "/deals", **_DEALS), "deals_archived", path="/deals/archived", token_cost=20, record_defaults=ARCHIVED),
-    v2_listing("persons", "/persons", custom_field_set="person", cursor=V2_UPDATED_SINCE),
-    v2_listing("organizations", "/organizations", custom_field_set="organization", cursor=V2_UPDATED_SINCE),
-    v2_listing("activities", "/activities", custom_field_set="activity", cursor=V2_UPDATED_SINCE, params=frozen({"include_fields": "attendees"})),
-    v2_listing("products", "/products", custom_field_set="product", cursor=V2_UPDATED_SINCE),
-    v1_listing("notes", "/notes", paging=OFFSET, custom_field_set="note", cursor=V1_UPDATED_SINCE),
-    # leads: /leads filters, /leads/archived only sorts (newest first, stops at the cursor)
-    *twin(v1_listing("leads", "/leads", paging=OFFSET, custom_field_set="deal", cursor=_LEADS_CURSOR), "leads_archived", path="/leads/archived", token_cost=40, record_defaults=ARCHIVED, cursor=replace(V1_NEWEST_FIRST, format=TimestampFormat.RFC3339_MS)),
-    v1_listing("files", "/files", paging=OFFSET, page_size=100, cursor=V1_NEWEST_FIRST),
+    *twin(v2_listing("deals", "/deals", **_DEALS, recents_item="deal"), "deals_archived", path="/deals/archived", token_cost=20, record_defaults=ARCHIVED, recents_item=None),
+    v2_listing("persons", "/persons", custom_field_set="person", cursor=V2_UPDATED_SINCE, recents_item="person", references=OWNER),
+    v2_listing("organizations", "/organizations", custom_field_set="organization", cursor=V2_UPDATED_SINCE, recents_item="organization", references=OWNER),
+    v2_listing("activities", "/activities", custom_field_set="activity", cursor=V2_UPDATED_SINCE, params=frozen({"include_fields": "attendees"}), recents_item="activity", references=OWNER),
+    v2_listing("products", "/products", custom_field_set="product", cursor=V2_UPDATED_SINCE, recents_item="product", references=OWNER),
+    v1_listing("notes", "/notes", paging=OFFSET, custom_field_set="note", cursor=V1_UPDATED_SINCE, recents_item="note", references=frozen({"user_id": "users"})),
+    # leads: /leads filters, /leads/archived only sorts (newest first, stops at the cursor); not in /recents
+    *twin(v1_listing("leads", "/leads", paging=OFFSET, custom_field_set="deal", cursor=_LEADS_CURSOR, references=OWNER), "leads_archived", path="/leads/archived", token_cost=40, record_defaults=ARCHIVED, cursor=replace(V1_NEWEST_FIRST, format=TimestampFormat.RFC3339_MS)),
+    v1_listing("files", "/files", paging=OFFSET, page_size=100, cursor=V1_NEWEST_FIRST, recents_item="file", references=frozen({"user_id": "users"})),
 )
+# fmt: on
 
 DEAL_LISTINGS: Tuple[str, ...] = ("deals", "deals_archived")
 """The listings that feed the deal children; each child runs once per listing (the second as

@@ -1,31 +1,46 @@
 """Listings: every `Entity` row of the table becomes one dlt resource.
 
-A listing pages through its endpoint with the run's client (sending the incremental cursor as
-`updated_since` where the API filters), shapes each page into rows (`fields.RowBuilder`) and
-yields it. What differs between listings follows from their row (`Entity` properties): keyset
-paging, reading ahead in a thread, stopping at the cursor, dropping deleted rows.
+A listing pages through its endpoint with the run's client, shapes each page into rows
+(`fields.RowBuilder`) and yields it; every table merges on its key. What differs between listings
+follows from their row (`Entity` properties):
+
+- incremental listings send their cursor as `updated_since` where the API filters, and skip the
+  read altogether when `/v1/recents` shows nothing new for them (`pipedrive.recents`);
+- listings read whole (reference tables) are read only when due (`pipedrive.schedule`), keep their
+  pages until the read is complete and then yield them: a complete read is what lets the run mark
+  the rows it no longer returned as deleted, and a partial one must change nothing;
+- newest-first listings that cannot filter keep their pages until the read ends too: a partial read
+  would move the cursor past rows it never reached.
+
+Budget stops: when the daily token budget or `max_tokens_per_run` is spent (`BudgetStop`), a
+listing ends cleanly. What it yielded is loaded and its cursor moves only that far; a chunkable
+listing flags that it has more pages, so the next run continues there.
 
 Chunks: dlt saves no state for a failed extract, so a run that dies after reading 200 pages keeps
-nothing. A chunkable listing (`Entity.is_chunkable`) therefore reads at most `max_pages` pages
-per `pipeline.run()` and records in its resource state whether the listing has more
+nothing. A chunkable listing (`Entity.is_chunkable`) therefore reads at most `max_pages` pages per
+`pipeline.run()` and records in its resource state whether the listing has more
 (`MORE_PAGES_KEY`); its cursor moves to the last row read, the chunk is loaded and checkpointed,
 and the run protocol (`pipedrive.run`) runs the pipeline again for the listings with more pages.
 A chunk ends only once its last row is newer than where it started, so rows sharing one
 `update_time` beyond a chunk's size cannot make the loop spin in place.
 """
 
-from typing import Any, Dict, Iterator, List, MutableMapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
 
 import dlt
 from dlt.common import logger
 from dlt.extract.resource import DltResource
 
-from .entities import Entity, format_timestamp, to_updated_since
+from .deal_children.queue import queued_deals
+from .entities import DEAL_LISTINGS, Entity, format_timestamp, to_updated_since
 from .fields import FieldSetCache, RowBuilder
 from .fields.column_hints import builtin_column_hints, custom_field_hints, deletion_hints
-from .http import PipedriveClient, TDataPage
-from .http.errors import UnsupportedMediaTypeError
+from .http import TDataPage
+from .http.errors import BudgetStop, UnsupportedMediaTypeError
 from .http.read_ahead import read_ahead
+from .recents import READ_FROM_KEY, changed_items
+from .schedule import READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
+from .session import RunSession
 
 MORE_PAGES_KEY = "more_pages"
 """Resource state: True when the last run stopped before the end of the listing."""
@@ -33,6 +48,7 @@ HAD_MORE_PAGES_KEY = "had_more_pages"
 """Resource state: `more_pages` as the previous run left it (stable during a run)."""
 _OLD_MORE_PAGES_KEY = "chunk_pending"
 """The name of `more_pages` before 2026-12 (read once, so a chunked backfill continues)."""
+TRows = List[Dict[str, Any]]
 
 
 def limit_pages(
@@ -45,9 +61,9 @@ def limit_pages(
 ) -> Iterator[TDataPage]:
     """Passes on at most `max_pages` pages of an ascending listing, then stops at a page end.
 
-    Must run inside a dlt resource: it records in the resource state whether the listing has
-    more pages (`MORE_PAGES_KEY`), after copying the previous run's answer to
-    `HAD_MORE_PAGES_KEY` (`history_floor` reads it).
+    Must run inside a dlt resource: it records in the resource state whether the listing has more
+    pages (`MORE_PAGES_KEY`), after copying the previous run's answer to `HAD_MORE_PAGES_KEY`
+    (`history_floor` reads it). A budget stop leaves `MORE_PAGES_KEY` set.
 
     Args:
         pages: Pages of raw records sorted by ascending `cursor_field`.
@@ -59,6 +75,7 @@ def limit_pages(
     state = dlt.current.resource_state()
     had_more = state.pop(_OLD_MORE_PAGES_KEY, None) or state.get(MORE_PAGES_KEY)
     state[HAD_MORE_PAGES_KEY] = bool(had_more)
+    state[MORE_PAGES_KEY] = True  # until the listing is read to its end
     count = 0
     last: Optional[Any] = None
     for page in pages:
@@ -70,7 +87,6 @@ def limit_pages(
             continue  # no chunks, or a short page: the listing ends here
         moved = last is not None and (start_value is None or str(last) > str(start_value))
         if count >= max_pages and moved:
-            state[MORE_PAGES_KEY] = True
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
@@ -107,33 +123,30 @@ def history_floor(
 
 class PageShaper:
     """Shapes the raw pages of one listing into rows; the custom-field mapper is built (and the
-    typed custom columns are merged into the running resource) on the first page.
+    typed custom columns are merged into the running resource) on the first page, again whenever a
+    record brings a field the mapper did not know.
 
     Custom-field hints go into `dlt.current.resource()`, not onto the data with
     `dlt.mark.with_hints`: item metadata would flow into the deal-child transformers.
     """
 
-    def __init__(self, entity: Entity, field_sets: FieldSetCache, hard_delete: bool) -> None:
+    def __init__(self, entity: Entity, field_sets: FieldSetCache) -> None:
         self.entity = entity
         self.field_sets = field_sets
-        self.dropped_flag = entity.soft_delete_column if entity.drops_deleted_rows(hard_delete) else None
         self._builder: Optional[RowBuilder] = None
+        self._hinted_fields = -1
 
-    def _prepare(self) -> RowBuilder:
+    def shape(self, page: TDataPage) -> TRows:
+        """The rows of a non-empty page."""
         if self._builder is None:
-            mapper = None
-            if self.entity.custom_field_set:
-                mapper = self.field_sets.mapper(self.entity.custom_field_set)
-                dlt.current.resource().merge_hints(dlt.mark.make_hints(columns=custom_field_hints(mapper)))
+            mapper = self.field_sets.mapper(self.entity.custom_field_set) if self.entity.custom_field_set else None
             self._builder = RowBuilder(self.entity.record_defaults, mapper, self.entity.api)
-        return self._builder
-
-    def shape(self, page: TDataPage) -> List[Dict[str, Any]]:
-        """The rows of a non-empty page (rows flagged deleted left out where the entity drops them)."""
-        build = self._prepare().build
+        build = self._builder.build
         rows = [build(record) for record in page]
-        if self.dropped_flag:
-            rows = [row for row in rows if row.get(self.dropped_flag) is not True]
+        mapper = self._builder.mapper
+        if mapper is not None and len(mapper.fields) != self._hinted_fields:
+            self._hinted_fields = len(mapper.fields)
+            dlt.current.resource().merge_hints(dlt.mark.make_hints(columns=custom_field_hints(mapper)))
         return rows
 
 
@@ -155,57 +168,167 @@ def _incremental(entity: Entity, start_date: Optional[Any]) -> "dlt.sources.incr
     )
 
 
+class ListingReader:
+    """Reads one listing within one run: pages, shaping, schedules, budget stops.
+
+    Args:
+        entity: The listing's row.
+        session: The run's session (client, lock, complete reads).
+        field_sets: The run's field-set cache.
+        refresh_hours: The listing's freshness interval (reference tables).
+        force: Read a reference table even when not due.
+        max_pages: Pages per chunk of a chunkable listing (None: all).
+    """
+
+    def __init__(
+        self, entity: Entity, session: RunSession, field_sets: FieldSetCache, *, refresh_hours: float,
+        force: bool, max_pages: Optional[int],
+    ) -> None:
+        self.entity = entity
+        self.session = session
+        self.field_sets = field_sets
+        self.refresh_hours = refresh_hours
+        self.force = force
+        self.max_pages = max_pages
+
+    def _raw_pages(self, params: Mapping[str, Any], start_value: Optional[Any]) -> Iterator[TDataPage]:
+        assert self.session.client is not None
+        raw = self.session.client.paginate_endpoint(self.entity, params)
+        if self.entity.reads_every_page:
+            raw = read_ahead(raw, name=self.entity.name)
+        if self.entity.is_chunkable:
+            raw = limit_pages(
+                raw, max_pages=self.max_pages, cursor_field=self.entity.cursor.field,  # type: ignore[union-attr]
+                start_value=start_value, page_size=self.entity.page_size,
+            )
+        return raw
+
+    def _shaped(self, params: Mapping[str, Any], start_value: Optional[Any]) -> Iterator[TRows]:
+        """Shaped non-empty pages; watches references and remembers the newest row read."""
+        source_state = dlt.current.source_state()
+        shaper = PageShaper(self.entity, self.field_sets)
+        watch = ReferenceWatch(self.entity, source_state)
+        for page in self._raw_pages(params, start_value):
+            if not page:
+                continue
+            rows = shaper.shape(page)
+            stale = watch.check(rows)
+            if stale:
+                with self.session.lock:
+                    watch.flag(stale)
+            yield rows
+
+    def _read_complete(self) -> None:
+        """Notes that the listing read everything up to now (what `/v1/recents` starts from)."""
+        state = dlt.current.resource_state()
+        state[READ_AT_KEY] = utc_now().isoformat()
+        began = self.session.client.first_server_time if self.session.client else None
+        if began is not None:
+            state[READ_FROM_KEY] = began.isoformat()
+
+    def _nothing_new(self) -> bool:
+        """True when `/v1/recents` shows no change for this listing since its newest row (and no
+        deal children wait for the deal listing to wake them)."""
+        entity = self.entity
+        if not entity.recents_item or self.force or dlt.current.resource_state().get(MORE_PAGES_KEY):
+            return False
+        source_state = dlt.current.source_state()
+        if entity.name in DEAL_LISTINGS and queued_deals(source_state):
+            return False
+        changed = changed_items(self.session, source_state)
+        return changed is not None and entity.recents_item not in changed
+
+    def _newest_first(self, params: Mapping[str, Any], start_value: Optional[Any]) -> List[TRows]:
+        """The pages of a newest-first listing down to the first page that reaches below the cursor,
+        kept until the read ends (a partial read must not move the cursor)."""
+        field = self.entity.cursor.field  # type: ignore[union-attr]
+        pages = []
+        for rows in self._shaped(params, start_value):
+            pages.append(rows)
+            if start_value is not None and str(rows[-1].get(field) or "") < str(start_value):
+                break
+        return pages
+
+    def read_incremental(self, cursor: "dlt.sources.incremental[str]") -> Iterator[TRows]:
+        """An incremental listing: from the cursor, pages as they come (kept until the end for
+        newest-first listings)."""
+        since_param = self.entity.cursor.since_param  # type: ignore[union-attr]
+        params = {since_param: to_updated_since(cursor.start_value)} if since_param else {}
+        try:
+            if self._nothing_new():
+                return
+            if self.entity.stops_at_cursor:
+                pages = self._newest_first(params, cursor.start_value)
+                self._read_complete()
+                yield from pages  # dlt closes this generator at the first row below the cursor
+            else:
+                yield from self._shaped(params, cursor.start_value)
+                self._read_complete()
+        except BudgetStop as stop:
+            logger.warning(f"{self.entity.name}: stopped by the token budget ({stop}); the next run continues")
+        except UnsupportedMediaTypeError as error:
+            logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
+
+    def read_whole(self) -> Iterator[TRows]:
+        """A listing read whole: only when due; yields once the read is complete."""
+        source_state = dlt.current.source_state()
+        state = dlt.current.resource_state()
+        forced = self.force or self.entity.table in due_now(source_state)
+        if not is_due(state.get(READ_AT_KEY), self.refresh_hours, forced=forced):
+            return
+        try:
+            pages = list(self._shaped({}, None))
+        except BudgetStop as stop:
+            logger.warning(f"{self.entity.name}: stopped by the token budget ({stop}); read again next run")
+            return
+        except UnsupportedMediaTypeError as error:
+            logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
+            return
+        with self.session.lock:
+            record_complete_read(state, source_state, self.entity.table, (row for rows in pages for row in rows))
+        self.session.completed(self.entity.name, self.entity.table)
+        yield from pages
+
+
 def listing_resource(
     entity: Entity,
-    client: PipedriveClient,
+    session: RunSession,
     field_sets: FieldSetCache,
     *,
     start_date: Optional[Any] = None,
     hard_delete: bool = False,
     max_pages_per_chunk: Optional[int] = None,
+    refresh_hours: Optional[float] = None,
+    force_refresh: bool = False,
 ) -> DltResource:
     """The dlt resource of one entity row.
 
     Args:
         entity: Row of the entity table.
-        client: The run's client.
+        session: The run's session.
         field_sets: The run's field-set cache.
         start_date: Earliest `update_time` of the first run (incremental entities).
         hard_delete: Delete rows flagged deleted instead of keeping them with the flag.
         max_pages_per_chunk: Pages a run reads of a chunkable listing (None: all).
+        refresh_hours: Freshness interval of a listing read whole (default: the row's).
+        force_refresh: Read a listing read whole even when it is not due.
     """
-
-    def pages(params: Dict[str, Any], start_value: Optional[Any]) -> Iterator[List[Dict[str, Any]]]:
-        shaper = PageShaper(entity, field_sets, hard_delete)
-        raw = client.paginate_endpoint(entity, params)
-        if entity.reads_every_page:
-            raw = read_ahead(raw, name=entity.name)
-        if entity.is_chunkable:
-            raw = limit_pages(
-                raw, max_pages=max_pages_per_chunk, cursor_field=entity.cursor.field,  # type: ignore[union-attr]
-                start_value=start_value, page_size=entity.page_size,
-            )
-        try:
-            for page in raw:
-                if page:
-                    yield shaper.shape(page)
-        except UnsupportedMediaTypeError as error:
-            logger.warning(f"Pipedrive table {entity.table} skipped (feature not on the plan): {error}")
-
+    reader = ListingReader(
+        entity, session, field_sets, max_pages=max_pages_per_chunk, force=force_refresh,
+        refresh_hours=entity.refresh_hours if refresh_hours is None else refresh_hours,
+    )
     if entity.cursor is not None:
-        since_param = entity.cursor.since_param
 
         def read_incremental(
             cursor: dlt.sources.incremental[str] = _incremental(entity, start_date),
-        ) -> Iterator[List[Dict[str, Any]]]:
-            params = {since_param: to_updated_since(cursor.start_value)} if since_param else {}
-            yield from pages(params, cursor.start_value)
+        ) -> Iterator[TRows]:
+            yield from reader.read_incremental(cursor)
 
         generator: Any = read_incremental
     else:
 
-        def read_all() -> Iterator[List[Dict[str, Any]]]:
-            yield from pages({}, None)
+        def read_all() -> Iterator[TRows]:
+            yield from reader.read_whole()
 
         generator = read_all
 
@@ -214,7 +337,7 @@ def listing_resource(
         name=entity.name,
         table_name=entity.table,
         primary_key=list(entity.primary_key),
-        write_disposition=entity.write_disposition,
+        write_disposition="merge",
         columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete)},
         selected=entity.selected,
         # listings overlap in dlt's extract pool: with network latency, one listing at a time

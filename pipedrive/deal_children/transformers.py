@@ -48,9 +48,11 @@ from ..entities import (
     parse_timestamp,
 )
 from ..fields import FieldSetCache, RowBuilder
-from ..http import PipedriveClient, TDataPage
-from ..http.errors import NotFoundError, TokenBudgetExceededError
+from ..http import TDataPage
+from ..http.errors import BudgetStop, NotFoundError
 from ..listings import history_floor
+from ..schedule import STAGE_PIPELINES_KEY
+from ..session import RunSession
 from .changelog import STAGE_FIELD, FieldNamer, change_rows, changes_since, stage_change_rows
 from .queue import ChildTokenBudget, DealQueue, QueuedDeal, deal_fingerprint
 
@@ -105,7 +107,7 @@ class ChildRunContext:
     """What all deal-child transformers of one source run share.
 
     Args:
-        client: The run's client.
+        session: The run's session (its client; its budget stop ends the children cleanly).
         field_sets: The run's field-set cache (deal field names for `deal_changes`).
         hard_delete: The source's deletion mode.
         max_tokens_per_run: The run's token cap (None: no cap), see `ChildTokenBudget`.
@@ -113,27 +115,33 @@ class ChildRunContext:
 
     def __init__(
         self,
-        client: PipedriveClient,
+        session: RunSession,
         field_sets: FieldSetCache,
         hard_delete: bool,
         max_tokens_per_run: Optional[int] = None,
     ) -> None:
-        self.client = client
+        assert session.client is not None
+        self.session = session
+        self.client = session.client
         self.field_sets = field_sets
         self.hard_delete = hard_delete
-        self.budget = ChildTokenBudget(client, max_tokens_per_run)
+        self.budget = ChildTokenBudget(session.client, max_tokens_per_run)
         self._stage_pipelines: Optional[Dict[int, int]] = None
         self._lock = threading.Lock()
 
-    def stage_pipelines(self) -> Dict[int, int]:
-        """Stage id -> pipeline id, read once per run (one 5-token request)."""
+    def stage_pipelines(self, stages: Iterable[Optional[int]]) -> Dict[int, int]:
+        """Stage id -> pipeline id: what the last read of `stages` kept in the state, or one
+        5-token request when a stage is missing there (read once per run)."""
         with self._lock:
             if self._stage_pipelines is None:
-                self._stage_pipelines = {
-                    int(stage["id"]): int(stage["pipeline_id"])
+                kept = dlt.current.source_state().get(STAGE_PIPELINES_KEY) or {}
+                self._stage_pipelines = {int(k): int(v) for k, v in kept.items()}
+            if any(stage is not None and stage not in self._stage_pipelines for stage in stages):
+                self._stage_pipelines.update(
+                    (int(stage["id"]), int(stage["pipeline_id"]))
                     for page in self.client.paginate_endpoint(ENTITIES_BY_NAME["stages"])
                     for stage in page
-                }
+                )
             return self._stage_pipelines
 
 
@@ -209,12 +217,8 @@ class DealChildReader:
         if self.child.custom_field_set is None:
             return FieldNamer({}, None)
         field_set = self.child.custom_field_set
-        builtin = {
-            str(d.get("field_code", d.get("key"))): str(d.get("field_name", d.get("name")))
-            for d in self.context.field_sets.definitions(field_set)
-            if not d.get("is_custom_field", d.get("edit_flag"))
-        }
-        return FieldNamer(builtin, self.context.field_sets.mapper(field_set))
+        fields = self.context.field_sets
+        return FieldNamer(fields.builtin_names(field_set), fields.mapper(field_set))
 
     def enqueue(self, page: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         """Queues the deals of a page that need requests; returns tombstones for the rest."""
@@ -239,7 +243,7 @@ class DealChildReader:
     def _take(self, count: int) -> List[QueuedDeal]:
         """Takes up to `count` deals if the budget allows one more request."""
         budget = self.context.budget
-        if not budget.try_reserve(self.child.token_cost):
+        if self.context.session.stopped_by is not None or not budget.try_reserve(self.child.token_cost):
             return []
         taken = []
         while len(taken) < count:
@@ -275,8 +279,8 @@ class DealChildReader:
         def fetch() -> List[Dict[str, Any]]:
             try:
                 return self._fetch_batch(deals) if self.batched else self._fetch_one(deals[0])
-            except TokenBudgetExceededError:
-                # an unreserved extra page hit the hard cap: drop the partial rows, retry next run
+            except BudgetStop:
+                # the daily budget or the hard cap: drop the partial rows, fetch them next run
                 self._attach().push_front(deals)
                 self._attach().save()
                 return []
@@ -356,9 +360,16 @@ def _transformer(
     )
 
 
+def _stage_id(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def deal_child_resources(
     listings: Mapping[str, DltResource],
-    client: PipedriveClient,
+    session: RunSession,
     field_sets: FieldSetCache,
     *,
     hard_delete: bool = False,
@@ -371,12 +382,12 @@ def deal_child_resources(
 
     Args:
         listings: Top-level resources by name (the deal listings among them feed the children).
-        client: The run's client.
+        session: The run's session.
         field_sets: The run's field-set cache.
         hard_delete: The source's deletion mode.
         max_tokens_per_run: The run's token cap (None: no cap).
     """
-    context = ChildRunContext(client, field_sets, hard_delete, max_tokens_per_run)
+    context = ChildRunContext(session, field_sets, hard_delete, max_tokens_per_run)
     resources: List[DltResource] = []
     for listing in DEAL_LISTINGS:
         if listing not in listings:
@@ -410,8 +421,13 @@ def _stage_rows_reader(child: DealChild, context: ChildRunContext) -> Callable[[
     """The body of a derived stage-changes transformer: the `stage_id` rows of its parent's rows."""
 
     def read_stage_changes(rows: TDataPage) -> Iterator[TDataPage]:
-        moved = any(row.get("field_key") == STAGE_FIELD for row in rows)
-        stage_rows = stage_change_rows(rows, context.stage_pipelines() if moved else {})
+        moves = [row for row in rows if row.get("field_key") == STAGE_FIELD]
+        stages = {_stage_id(row.get(key)) for row in moves for key in ("old_value", "new_value")}
+        try:
+            pipelines = context.stage_pipelines(stages) if moves else {}
+        except BudgetStop:
+            pipelines = {}  # the pipelines of the new stages stay null; the rows are kept
+        stage_rows = stage_change_rows(rows, pipelines)
         if stage_rows:
             yield dlt.mark.with_table_name(stage_rows, child.table)  # not the parent's table
 

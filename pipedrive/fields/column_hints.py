@@ -119,6 +119,9 @@ BUILTIN_COLUMN_TYPES: Mapping[str, TDataType] = {
     **{name: "bool" for name in BOOL_COLUMNS},
 }
 
+DELETION_FOUND_COLUMN = "deletion_found_time"
+"""When the source found the row gone upstream (a complete read no longer returned it)."""
+
 # custom field type -> type of its main column
 CUSTOM_FIELD_TYPES: Mapping[str, TDataType] = {
     "date": "date",
@@ -175,19 +178,15 @@ def custom_field_hints(mapper: CustomFieldMapper) -> TTableSchemaColumns:
 
 
 def deletion_hints(entity: Entity, hard_delete: bool) -> TTableSchemaColumns:
-    """Hints of the entity's soft-delete column.
-
-    Always typed `bool` (dlt deletes on any non-null value of a non-bool hard_delete column);
-    with `hard_delete=True` on a merge table it also carries dlt's `hard_delete` hint, so rows
-    flagged deleted are removed from the destination instead of kept.
-    """
-    if entity.soft_delete_column is None:
-        return {}
+    """Hints of the deletion columns: the entity's soft-delete flag, always typed `bool` (dlt
+    deletes on any non-null value of a non-bool hard_delete column), with dlt's `hard_delete` hint
+    when rows flagged deleted are to be removed; and the time the source found a row missing."""
     name = entity.soft_delete_column
     column: TColumnSchema = {"name": name, "data_type": "bool", "nullable": True}
-    if hard_delete and entity.write_disposition == "merge":
+    if hard_delete:
         column["hard_delete"] = True
-    return {entity.soft_delete_column: column}
+    found: TColumnSchema = {"name": DELETION_FOUND_COLUMN, "data_type": "timestamp", "nullable": True}
+    return {name: column, DELETION_FOUND_COLUMN: found}
 
 
 def builtin_column_hints(entity: Entity) -> TTableSchemaColumns:

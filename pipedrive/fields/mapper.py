@@ -15,7 +15,7 @@ column, get deterministic suffixes instead of overwriting each other.
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (
     Any,
     Callable,
@@ -164,18 +164,23 @@ class MappedField:
     name: str
     field_type: str
     options: Dict[str, str]
+    retired_columns: List[str] = field(default_factory=list)
+    """Columns the field used before its type changed (they keep their rows' old values)."""
 
     def sibling_column(self, suffix: str) -> str:
         """Column of a sub-value, e.g. `<column>_currency`."""
         return f"{self.column}_{suffix}"
 
     def to_state(self) -> Dict[str, Any]:
-        return {
+        state: Dict[str, Any] = {
             "column": self.column,
             "name": self.name,
             "field_type": self.field_type,
             "options": dict(self.options),
         }
+        if self.retired_columns:
+            state["retired_columns"] = list(self.retired_columns)
+        return state
 
     @classmethod
     def from_state(cls, code: str, state: Mapping[str, Any]) -> "MappedField":
@@ -185,7 +190,20 @@ class MappedField:
             name=state["name"],
             field_type=state["field_type"],
             options=dict(state.get("options") or {}),
+            retired_columns=list(state.get("retired_columns") or []),
         )
+
+
+def column_type(field_type: str) -> Tuple[str, Tuple[str, ...]]:
+    """What a field type needs of its columns: the main column's kind and its sub-value columns.
+    A type change between types with the same needs keeps the column (varchar -> text)."""
+    if field_type in ("enum", "varchar", "varchar_auto", "varchar_options", "text", "phone", "address", "time", "timerange"):
+        kind = "text"
+    elif field_type in REFERENCE_TYPES:
+        kind = "id"
+    else:
+        kind = field_type
+    return kind, SUBFIELD_SUFFIXES.get(field_type, ())
 
 
 def _columns_of(column: str, field_type: str) -> List[str]:
@@ -206,6 +224,8 @@ class CustomFieldMapper:
             definitions carrying `deleted_options` (the v1 `options_deleted`).
         reserved_columns: Built-in record keys of the entities using the set that the
             definitions may not list; no custom field takes these names.
+        refresh: Reads the current definitions; called at most once, when a record holds a field
+            or an option the mapper does not know (None: the definitions given are current).
     """
 
     def __init__(
@@ -216,33 +236,50 @@ class CustomFieldMapper:
         state: MutableMapping[str, Any],
         deleted_options_loader: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
         reserved_columns: Iterable[str] = (),
+        refresh: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
     ) -> None:
         self.field_set = field_set
         self.naming = naming
         self._state = state
         self._deleted_options_loader = deleted_options_loader
-        self._loader_lock = threading.Lock()
+        self._refresh = refresh
+        self._loader_lock = threading.RLock()
         self._plan: Optional[Dict[str, Tuple[str, int, MappedField]]] = None
-        definitions = list(definitions)
-        self.builtin_columns: Set[str] = {
-            naming.normalize_identifier(d.code) for d in definitions if not d.is_custom
-        } | set(RESERVED_COLUMNS) | {naming.normalize_identifier(c) for c in reserved_columns}
+        self._reserved = set(RESERVED_COLUMNS) | {naming.normalize_identifier(c) for c in reserved_columns}
+        self.builtin_columns: Set[str] = set(self._reserved)
         self.fields: Dict[str, MappedField] = {
             code: MappedField.from_state(code, saved) for code, saved in state.items()
         }
+        self.retyped: List[str] = []
+        """Codes of fields whose type changed in this run (they got a new column)."""
+        self._merge(list(definitions))
+
+    def _merge(self, definitions: List[FieldDefinition]) -> None:
+        """Merges definitions read from the API into the fields and saves them to the state."""
+        self.builtin_columns |= {self.naming.normalize_identifier(d.code) for d in definitions if not d.is_custom}
         self._merge_definitions(d for d in definitions if d.is_custom)
         for code, mapped in self.fields.items():
-            state[code] = mapped.to_state()
+            self._state[code] = mapped.to_state()
+        self._plan = None
 
     def _merge_definitions(self, custom: Iterable[FieldDefinition]) -> None:
         claimed: Set[str] = set(self.builtin_columns)
         for mapped in self.fields.values():
             claimed.update(_columns_of(mapped.column, mapped.field_type))
+            claimed.update(mapped.retired_columns)
         for definition in sorted(custom, key=lambda d: d.code):
             known = self.fields.get(definition.code)
             options = dict(known.options) if known else {}
             options.update(definition.deleted_options)
             options.update(definition.options)
+            if known is not None and column_type(known.field_type) != column_type(definition.field_type):
+                # a type change: the values move to a new column of the new type; the old one keeps
+                # the old type (never two types in one column, never a value lost)
+                column = self._free_column(definition, claimed, prefer=f"{known.column}_{definition.field_type}")
+                claimed.update(_columns_of(column, definition.field_type))
+                known.retired_columns.append(known.column)
+                known.column = column
+                self.retyped.append(definition.code)
             if known is not None:
                 known.name, known.field_type = definition.name, definition.field_type
                 known.options = options
@@ -253,10 +290,21 @@ class CustomFieldMapper:
                 definition.code, column, definition.name, definition.field_type, options
             )
 
-    def _free_column(self, definition: FieldDefinition, claimed: Set[str]) -> str:
+    def learn(self, code: str) -> Optional[Tuple[str, int, "MappedField"]]:
+        """The plan entry of a field the mapper did not know when its plan was made: the current
+        definitions are read once (a field created since they were last read), else None."""
+        with self._loader_lock:
+            if code not in self.fields and self._refresh is not None:
+                refresh, self._refresh = self._refresh, None
+                self._merge(list(refresh()))
+        return self.column_plan().get(code)
+
+    def _free_column(self, definition: FieldDefinition, claimed: Set[str], prefer: Optional[str] = None) -> str:
         base = self.naming.normalize_identifier(readable_identifier(definition.name))
         code = definition.code.lower()
         candidates = [base, f"{base}_custom", f"{base}_{code[:8]}", f"{base}_{code}"]
+        if prefer is not None:
+            candidates.insert(0, prefer)
         for candidate in candidates:
             candidate = self.naming.normalize_identifier(candidate)
             if not claimed.intersection(_columns_of(candidate, definition.field_type)):
@@ -266,6 +314,9 @@ class CustomFieldMapper:
     def _label(self, mapped: MappedField, option_id: Any) -> str:
         key = str(option_id)
         label = mapped.options.get(key)
+        if label is None and self._refresh is not None:
+            self.learn(mapped.code)  # an option added since the definitions were last read
+            label = mapped.options.get(key)
         if label is None and self._deleted_options_loader is not None:
             with self._loader_lock:  # listings run in parallel threads: load once
                 if self._deleted_options_loader is not None:

@@ -13,6 +13,7 @@ equal the step-by-step composition (rename custom fields, flatten, apply default
 that `tests/source/test_row_shaping.py` keeps as the oracle.
 """
 
+import re
 from typing import Any, Collection, Dict, Mapping, Optional, Tuple
 
 from ..entities import ApiVersion
@@ -24,6 +25,8 @@ NESTED_SEPARATOR = "__"
 ZERO_DATE_PREFIX = "0000-00-00"
 """Pipedrive's placeholder for an unset date: loaded as null."""
 
+HASH_KEY = re.compile(r"[0-9a-f]{40}")
+"""A custom field's key: a 40-character hash."""
 _BUILTIN = ()
 """`RowBuilder._v1_keys` entry of a key that is not a custom field."""
 
@@ -88,7 +91,10 @@ class RowBuilder:
             plan = self._plan
             for code, value in custom.items():
                 entry = plan.get(code)
-                if entry is None:  # a field newer than the definitions keeps its hash
+                if entry is None:
+                    entry = self._learn(code)
+                    plan = self._plan
+                if entry is None:  # unknown even to the current definitions: keeps its hash
                     self._put(row, code, value)
                 elif value is not None:
                     self._custom(row, entry, value)
@@ -136,9 +142,20 @@ class RowBuilder:
         else:
             self._put(row, column, value)
 
+    def _learn(self, code: str) -> Optional[Tuple[Any, ...]]:
+        """The plan entry of a field newer than the mapper's definitions (they are read again)."""
+        if self.mapper is None:
+            return None
+        entry = self.mapper.learn(code)
+        self._plan = self.mapper.column_plan()
+        self._v1_keys.clear()
+        return entry
+
     def _learn_v1_key(self, key: str) -> Tuple[Any, ...]:
         """Plan entry of a v1 hash key, `(sibling column,)` of `<hash>_<part>`, or `_BUILTIN`."""
         entry = self._plan.get(key)
+        if entry is None and HASH_KEY.fullmatch(key):
+            entry = self._learn(key)
         if entry is None:
             head, separator, suffix = key.partition("_")
             parent = self._plan.get(head) if separator else None

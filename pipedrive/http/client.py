@@ -12,8 +12,10 @@ retries, and `RESTClient` offers neither except through its private `_send_reque
 
 import contextlib
 import threading
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
 from dlt.common import json
 from dlt.common.jsonpath import find_values
@@ -25,6 +27,7 @@ from requests.auth import AuthBase
 from ..entities import ApiVersion, Endpoint, Entity, Paging
 from .auth import PipedriveTokenAuth
 from .errors import (
+    BudgetStop,
     DailyBudgetExceededError,
     TokenBudgetExceededError,
     error_for_exception,
@@ -120,6 +123,8 @@ class ResponseMeter:
     def __call__(self, response: Response, *args: Any, **kwargs: Any) -> Response:
         _decode_json_once(response)
         self.client.stats.record(self.endpoint, self.token_cost, response.status_code)
+        if self.client.first_server_time is None:
+            self.client.note_server_time(response.headers.get("date"))
         limiter = self.client.rate_limiter
         limiter.update_from_headers(response.headers, seconds_in_flight(response))
         if response.status_code == 429:
@@ -190,6 +195,7 @@ class PipedriveClient:
     Attributes:
         stats: Request and token counters.
         rate_limiter: The shared limiter.
+        stopped_by: The budget stop (daily budget or token cap) that ended the run's requests.
     """
 
     def __init__(
@@ -216,6 +222,18 @@ class PipedriveClient:
         self._http_client = http_client
         self._adapter = RateLimitedAdapter(self.rate_limiter, pool_maxsize=ADAPTER_POOL_SIZE)
         self._sessions: Dict[int, Session] = {}
+        self.stopped_by: Optional[BudgetStop] = None
+        self.first_server_time: Optional[datetime] = None
+        """The API's clock (`Date` header) at the first response of the run."""
+
+    def note_server_time(self, date_header: Optional[str]) -> None:
+        """Keeps the server's clock of the run's first response (from its `Date` header)."""
+        try:
+            parsed = parsedate_to_datetime(date_header) if date_header else None
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is not None and self.first_server_time is None:
+            self.first_server_time = parsed
 
     def api_url(self, api: ApiVersion) -> str:
         """Base URL of one API version, e.g. `https://acme.pipedrive.com/api/v2`."""
@@ -244,11 +262,13 @@ class PipedriveClient:
             return
         with self._cap_lock:
             if self.stats.tokens + cost > self.max_tokens_per_run:
-                raise TokenBudgetExceededError(
+                error = TokenBudgetExceededError(
                     f"Pipedrive token cap reached: {self.stats.tokens} tokens spent, next request "
-                    f"costs {cost}, max_tokens_per_run={self.max_tokens_per_run}; rerun to "
-                    "continue from the saved cursors"
+                    f"costs {cost}, max_tokens_per_run={self.max_tokens_per_run}; what was read is "
+                    "loaded, rerun to continue after it"
                 )
+                self.stopped_by = self.stopped_by or error
+                raise error
 
     def _send(self, request: Request, token_cost: int, bulk: bool, http_client: Optional[Client]) -> Response:
         """One logical request: cap check, dlt's retries through the limiter, error mapping."""
@@ -268,6 +288,7 @@ class PipedriveClient:
             # into the spent budget before learning it is spent
             status, message = error.status_code, error.api_message
             limiter.halt(lambda: DailyBudgetExceededError(status, path, message))
+            self.stopped_by = self.stopped_by or error
         if error is not None:
             raise error
         return response
@@ -349,11 +370,13 @@ class PipedriveClient:
             bulk=bulk,
         )
 
-    def get(self, path: str, *, api: ApiVersion = ApiVersion.V2, token_cost: int = 0) -> Any:
+    def get(
+        self, path: str, *, api: ApiVersion = ApiVersion.V2, token_cost: int = 0,
+        params: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
         """Sends one GET and returns the decoded body (envelope included)."""
-        for page in self.paginate(path, api=api, paging=Paging.NONE, token_cost=token_cost, data_selector="$"):
-            return page[0] if page else None
-        return None
+        pages = self.paginate(path, api=api, paging=Paging.NONE, token_cost=token_cost, params=params, data_selector="$")
+        return next(iter(pages), [None])[0]
 
     def probe(self, path: str, *, api: ApiVersion = ApiVersion.V1, token_cost: int = 0) -> Any:
         """`get` with two attempts and a 15 s timeout: a wrong token, an unpaid account or an
@@ -364,25 +387,3 @@ class PipedriveClient:
             path, api=api, paging=Paging.NONE, token_cost=token_cost, data_selector="$", http_client=quick
         )
         return next(iter(pages), [None])[0]
-
-
-class RunSession:
-    """What every source of one run shares: one client, so one rate limiter, one token cap and
-    one set of counters across the run's chunks (each chunk builds a new dlt source).
-
-    Attributes:
-        stats: The run's request and token counters.
-        client: The client, once the first source of the run built it.
-    """
-
-    def __init__(self) -> None:
-        self.stats = RequestStats()
-        self.client: Optional[PipedriveClient] = None
-        self._lock = threading.Lock()
-
-    def client_for(self, make: Callable[[], PipedriveClient]) -> PipedriveClient:
-        """The run's client, built by `make` the first time."""
-        with self._lock:
-            if self.client is None:
-                self.client = make()
-            return self.client

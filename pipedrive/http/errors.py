@@ -122,6 +122,15 @@ class UnsupportedMediaTypeError(PipedriveHTTPError):
     hint = "the feature behind this endpoint is not enabled on the plan; its table is skipped"
 
 
+class BudgetStop(PipedriveError):
+    """The run may send no more requests: the daily token budget or `max_tokens_per_run` is spent.
+
+    Not a failure of the data read so far: every resource ends cleanly when it meets one, keeps
+    what it has completely read (listing pages up to the last complete one, the deal children
+    fetched so far) and leaves the rest for the next run.
+    """
+
+
 class RateLimitError(PipedriveHTTPError):
     """429 from the 2-second burst window; retried after `x-ratelimit-reset`."""
 
@@ -129,7 +138,7 @@ class RateLimitError(PipedriveHTTPError):
     hint = "burst rate limit hit; retries wait for x-ratelimit-reset"
 
 
-class DailyBudgetExceededError(RateLimitError):
+class DailyBudgetExceededError(RateLimitError, BudgetStop):
     """429 because the company's daily token budget is spent: waiting minutes does not help.
 
     Attributes:
@@ -184,7 +193,7 @@ class PipedriveConnectionError(PipedriveError):
         )
 
 
-class TokenBudgetExceededError(PipedriveError):
+class TokenBudgetExceededError(BudgetStop):
     """The per-run token cap (`max_tokens_per_run`) would be exceeded by the next request."""
 
 

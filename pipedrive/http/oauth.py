@@ -40,6 +40,9 @@ DEFAULT_TOKEN_URL = "https://oauth.pipedrive.com/oauth/token"
 REFRESH_MARGIN_S = 300.0
 """Refresh this long before `expires_in` runs out (at most a quarter of the token's lifetime)."""
 TOKEN_REQUEST_TIMEOUT_S = 30.0
+MAX_RESENDS = 3
+"""Resends of one request after 401s: a token refreshed by another thread may be revoked again
+before this one uses it; a token this request's own refresh got that is still rejected ends it."""
 SETTINGS = "[sources.pipedrive.oauth] in .dlt/secrets.toml"
 ENV = "SOURCES__PIPEDRIVE__OAUTH__"
 
@@ -277,25 +280,36 @@ class PipedriveOAuth(AuthBase):
         )
 
     def _handle_401(self, response: Response, **kwargs: Any) -> Response:
-        """Response hook: on 401 refresh (once, shared) and resend the request with the new token."""
+        """Response hook: on 401 refresh (once, shared) and resend the request with the new token.
+
+        A resend rejected again with a token another thread had refreshed (the access was revoked
+        once more meanwhile) refreshes again; a token this hook refreshed itself and the API still
+        rejects means the app lost its access (`OAuthAccessRevokedError`).
+        """
         request = response.request
         if response.status_code != 401 or request is None or getattr(request, "_pd_oauth_resent", False):
             return response
-        sent = (request.headers.get("Authorization") or "")[len("Bearer "):]
-        token = self.renew(rejected=sent)
-        _ = response.content  # drain the body so the connection goes back to the pool
-        response.close()
-        retry = request.copy()
-        retry.headers["Authorization"] = f"Bearer {token}"
-        retry._pd_oauth_resent = True  # type: ignore[attr-defined]
-        resent: Response = response.connection.send(retry, **kwargs)  # type: ignore[attr-defined]
-        resent.history.append(response)
-        resent.request = retry
-        if resent.status_code == 401:
-            path = urlsplit(retry.url or "").path or "/"
-            error = error_for_response(resent, path)
-            raise OAuthAccessRevokedError(401, path, error.api_message if error else None)
-        return resent
+        rejected = (request.headers.get("Authorization") or "")[len("Bearer "):]
+        for _ in range(MAX_RESENDS):
+            refreshes_before = self.refreshes
+            token = self.renew(rejected=rejected)
+            refreshed_here = self.refreshes != refreshes_before
+            _ = response.content  # drain the body so the connection goes back to the pool
+            response.close()
+            retry = request.copy()
+            retry.headers["Authorization"] = f"Bearer {token}"
+            retry._pd_oauth_resent = True  # type: ignore[attr-defined]
+            resent: Response = response.connection.send(retry, **kwargs)  # type: ignore[attr-defined]
+            resent.history.append(response)
+            resent.request = retry
+            if resent.status_code != 401:
+                return resent
+            if refreshed_here:
+                break
+            response, rejected = resent, token
+        path = urlsplit(retry.url or "").path or "/"
+        error = error_for_response(resent, path)
+        raise OAuthAccessRevokedError(401, path, error.api_message if error else None)
 
     # ------------------------------------------------------------------------------ helpers
     def _check_settings(self) -> None:

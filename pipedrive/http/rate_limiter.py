@@ -54,6 +54,13 @@ ASSUMED_LIMIT = 20
 """Requests per window assumed until (or unless) a response carries `x-ratelimit-limit`: the
 smallest plan's burst limit (Lite, API token). Some responses arrive without any rate-limit
 header; without an assumption the limiter would not pace at all."""
+ASSUMED_LATENCY = 0.25
+"""Seconds in flight assumed until the first response was timed (a slow start is cheap: the first
+answers arrive within a fraction of a second and replace it)."""
+LATENCY_WEIGHT = 0.1
+"""Weight of each new response in the moving average of the time in flight: a new latency level
+is 65% learned after 10 responses, 95% after 30 (a fraction of a second at the higher plans), while
+one slow response moves it by a tenth of its excess only."""
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> Optional[float]:
@@ -74,7 +81,10 @@ class RateLimiter:
             of the same user).
         window: Length of the burst window in seconds.
         clock: Monotonic clock, replaceable in tests.
-        sleep: Sleep function, replaceable in tests.
+        sleep: Sleep function, replaceable in tests. By default a waiting caller sleeps on a
+            condition that a larger `x-ratelimit-limit` wakes: the first callers of a run wait
+            as for the assumed smallest limit (`ASSUMED_LIMIT`) until the first response tells
+            the real one, and must not sleep out a window of the assumed limit then.
 
     Attributes:
         limit: Requests per window, learned from `x-ratelimit-limit` (None until a response).
@@ -83,6 +93,9 @@ class RateLimiter:
         pace: Fraction of `limit` in use (1.0; halves on each 429 another client caused,
             recovers on successes).
         margin: Fraction of the window our requests count beyond it (see `WINDOW_MARGIN`).
+        latency: Moving average of the seconds a request spends in flight (None before the first
+            timed response); with the window's rate it tells how many requests to keep in
+            flight (`pipedrive.http.concurrency`).
         waits: How many times a caller had to wait.
         waited_seconds: Total time callers waited.
         rate_limited: 429 responses reported through `on_rate_limited`.
@@ -93,13 +106,14 @@ class RateLimiter:
         reserve: int = 0,
         window: float = DEFAULT_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Optional[Callable[[float], None]] = None,
     ) -> None:
         self.reserve = reserve
         self.window = window
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         # send times, ascending (appended under the lock from a monotonic clock); kept one
         # window longer than the window, to compare with a server count taken a latency ago
         self._sent: List[float] = []
@@ -116,11 +130,25 @@ class RateLimiter:
         self._local = threading.local()
         self._waiting_ahead_of_bulk = 0
         self._recent_429s: List[float] = []
+        self.latency: Optional[float] = None
 
     @property
     def effective_limit(self) -> int:
         """Requests per window: the last `x-ratelimit-limit`, else `ASSUMED_LIMIT`."""
         return self.limit if self.limit is not None else ASSUMED_LIMIT
+
+    @property
+    def requests_per_second(self) -> float:
+        """The rate our share of the window allows: the limit at the current pace, without the
+        reserve and what another client on the token uses, spread over the window."""
+        with self._lock:
+            return max(1, self._allowed_in_window()) / self.window
+
+    @property
+    def expected_latency(self) -> float:
+        """`latency`, or `ASSUMED_LATENCY` before the first timed response."""
+        latency = self.latency
+        return latency if latency is not None else ASSUMED_LATENCY
 
     def _allowed_in_window(self) -> int:
         return max(1, math.floor(self.effective_limit * self.pace) - self.reserve) - self.foreign
@@ -184,6 +212,9 @@ class RateLimiter:
                         self._waiting_ahead_of_bulk += 1
                     self.waits += 1
                     self.waited_seconds += delay
+                    if self._sleep is None:
+                        self._changed.wait(delay)
+                        continue
                 self._sleep(delay)
         finally:
             if ahead_of_bulk:
@@ -212,6 +243,7 @@ class RateLimiter:
         another client's use of the same token, and is left to it until the server's reset.
         When the window is ours alone, the log alone paces us: waiting for
         `x-ratelimit-reset` (whole seconds, rounded up) would idle ~40% of a rate-limited run.
+        Every response, with or without headers, also updates `latency`.
 
         Args:
             headers: Response headers (case-insensitive mapping).
@@ -222,7 +254,12 @@ class RateLimiter:
         remaining = _header_number(headers, "x-ratelimit-remaining")
         reset = _header_number(headers, "x-ratelimit-reset")
         with self._lock:
+            if elapsed > 0:
+                latency = self.latency
+                self.latency = elapsed if latency is None else latency + LATENCY_WEIGHT * (elapsed - latency)
             if limit is not None:
+                if self.limit is None or int(limit) > self.limit:
+                    self._changed.notify_all()  # waits computed for a smaller limit are too long
                 self.limit = int(limit)
             if remaining is not None and self.limit is not None:
                 now = self._clock()
@@ -281,6 +318,7 @@ class RateLimiter:
         """
         with self._lock:
             self._halted_by = make_error
+            self._changed.notify_all()
 
 
 class RateLimitedAdapter(HTTPAdapter):

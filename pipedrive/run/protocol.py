@@ -4,17 +4,20 @@ What the command line does and a library, Airflow or Dagster task needs just the
 
 1. build the source once, so the configuration and the table names are checked before any
    request; take the pipeline's run lock (`lock`);
-2. preflight: one cheap request (`/users/me`) so a wrong token, an unpaid account or an unreachable
-   host fails in seconds;
+2. preflight on a pipeline's first run: one cheap request (`/users/me`) so a wrong token, an unpaid
+   account or an unreachable host fails in seconds;
 3. repair what a killed run left (`recovery`) and load its pending packages first;
 4. chunk after chunk (`chunks`): every chunk is extracted, loaded and checkpointed before the next
-   starts, until no listing has pages left; all chunks share one client, so one rate limiter and
-   one token budget;
-5. a summary (`summary.RunSummary`).
+   starts, until no listing has pages left and no table is due (`pipedrive.schedule`); all chunks
+   share one `RunSession`, so one client, rate limiter and token budget;
+5. after each chunk, the rows that complete reads no longer returned are flagged deleted
+   (`maintenance`); a budget stop (daily budget, token cap) ends the loop after its chunk is
+   loaded: everything read is kept and the next run continues;
+6. a summary (`summary.RunSummary`, `stopped_early` set after a budget stop).
 """
 
 import time
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import dlt
 from dlt.common import logger
@@ -23,11 +26,13 @@ from dlt.extract.source import DltSource
 
 from .. import pipedrive_source
 from ..entities import ApiVersion
-from ..http.client import RunSession
+from ..schedule import due_now
+from ..session import RunSession
 from .chunks import listings_with_more_pages, next_chunk
 from .destination import duckdb_kept_open, loader_file_format
 from .failures import NO_TOKEN, UsageError
 from .lock import run_lock
+from .maintenance import mark_rows_gone, tables_read_whole
 from .recovery import TProgress, finish_interrupted_run, reload_resources, reopen_if_repaired, tables_to_reload
 from .summary import RunSummary, source_state, summarize
 
@@ -63,7 +68,7 @@ def _reload_missing_tables(
     pipeline: dlt.Pipeline, source: DltSource, build_source: Callable[..., DltSource], progress: TProgress
 ) -> None:
     """Reloads, from scratch, the tables the stored schema has but the destination lacks."""
-    table_of = {name: resource.table_name for name, resource in source.selected_resources.items()}
+    table_of = _tables_of(source)
     missing = tables_to_reload(pipeline, table_of)
     if not missing:
         return
@@ -120,9 +125,12 @@ def load(
         return source.with_resources(*names) if names else source
 
     source = build_source()  # the configuration and table names fail here, before any request
+    selected = _tables_of(source)
     with run_lock(pipeline.pipelines_dir, pipeline.pipeline_name, wait_for_lock):
         assert session.client is not None
-        session.client.probe(PREFLIGHT_PATH, api=ApiVersion.V1, token_cost=PREFLIGHT_COST)
+        if pipeline.first_run:
+            # later runs learn the same from their first request, without spending on it
+            session.client.probe(PREFLIGHT_PATH, api=ApiVersion.V1, token_cost=PREFLIGHT_COST)
         pipeline = reopen_if_repaired(pipeline, progress)
         started = time.monotonic()
         with duckdb_kept_open(pipeline, backfill=full_refresh):
@@ -134,15 +142,29 @@ def load(
                 _reload_missing_tables(pipeline, source, build_source, progress)
             chunks = 0
             while True:
-                pipeline.run(
+                session.start_chunk()
+                info = pipeline.run(
                     source,
                     loader_file_format=loader_file_format(pipeline),
                     refresh=("drop_resources" if tables else "drop_sources") if full_refresh and not chunks else None,
                 )
                 chunks += 1
-                names = next_chunk(source.selected_resources, listings_with_more_pages(source_state(pipeline)))
+                gone = tables_read_whole(session.complete_reads, _tables_of(source))
+                if gone and info.loads_ids:
+                    mark_rows_gone(pipeline, gone, info.loads_ids[-1], session.hard_delete)
+                if session.stopped_by is not None:
+                    progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
+                    break
+                state = source_state(pipeline)
+                names = next_chunk(selected, listings_with_more_pages(state), due_now(state))
                 if not names:
                     break
-                progress(f"chunk {chunks} loaded; more pages pending for: {', '.join(names)}")
+                progress(f"chunk {chunks} loaded; more to read for: {', '.join(names)}")
                 source = build_source(names)
-            return summarize(pipeline, chunks, started, session.stats)
+            stop = session.stopped_by
+            return summarize(pipeline, chunks, started, session.stats, stopped_early=str(stop) if stop else None)
+
+
+def _tables_of(source: DltSource) -> Dict[str, str]:
+    """Resource -> table of the source's selected resources."""
+    return {name: resource.table_name for name, resource in source.selected_resources.items()}

@@ -2,13 +2,14 @@
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from ..deal_children.queue import queued_deals
 from ..http import RequestStats
+from .chunks import listings_with_more_pages
 
 SOURCE_NAME = "pipedrive"
 
@@ -28,6 +29,7 @@ class RunSummary:
             because no row ever arrived, are left out).
         queued_deals: Deals still queued for their children, per child resource (the next run
             continues with them).
+        unfinished: Listings that still have pages to read (the next run continues with them).
         stopped_early: Why the run stopped before finishing (the budget message), else None.
     """
 
@@ -39,6 +41,7 @@ class RunSummary:
     rate_limited: int = 0
     rows: Dict[str, int] = field(default_factory=dict)
     queued_deals: Dict[str, int] = field(default_factory=dict)
+    unfinished: List[str] = field(default_factory=list)
     stopped_early: Optional[str] = None
 
 
@@ -81,5 +84,6 @@ def summarize(
         rate_limited=stats.rate_limited,
         rows=table_row_counts(pipeline),
         queued_deals=queued_deals(source_state(pipeline)),
+        unfinished=listings_with_more_pages(source_state(pipeline)),
         stopped_early=stopped_early,
     )

@@ -9,6 +9,7 @@ control API (no auth, not counted).
 from __future__ import annotations
 
 import logging
+from email.utils import formatdate
 import socket
 import struct
 import threading
@@ -448,8 +449,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _head(self, status: int, length: int, content_type: str, headers: Mapping[str, str]) -> bytes:
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Type: {content_type}",
-                 f"Content-Length: {length}"]
+        # like every HTTP server, Pipedrive sends its clock in `Date`: here the virtual clock
+        now = formatdate(self.sim.account.clock.now().timestamp(), usegmt=True)
+        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Date: {now}",
+                 f"Content-Type: {content_type}", f"Content-Length: {length}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         if self.close_connection:
             lines.append("Connection: close")

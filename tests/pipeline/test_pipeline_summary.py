@@ -74,7 +74,7 @@ def test_token_cap_spans_all_chunks_of_a_run_and_the_summary_shows_the_queue(
     _, (_, tokens, _), out = run_script(
         capsys, "--chunk-pages", "1", "--resources", "deals,deal_changes,deal_participants"
     )
-    assert re.search(r"^chunk \d+ loaded; more pages pending", out, re.M), out  # really chunked
+    assert re.search(r"^chunk \d+ loaded; more to read for", out, re.M), out  # really chunked
     assert tokens == sum(e.token_cost for e in server.log) <= cap
     queued = re.search(r"deals still queued for their children.*: (.*)$", out, re.M)
     assert queued, out

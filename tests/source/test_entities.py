@@ -92,10 +92,10 @@ def test_incremental_entities_sort_by_their_cursor() -> None:
         if entity.cursor and entity.cursor.since_param:
             assert entity.is_chunkable and entity.cursor.order == "asc", entity.name
         if entity.is_incremental:
-            assert entity.write_disposition == "merge" and entity.cursor.sort_params, entity.name
+            assert entity.cursor.sort_params, entity.name
             assert any("update_time" in value for value in entity.cursor.sort_params.values())
-        else:
-            assert entity.write_disposition == "replace", entity.name
+        else:  # read whole: on a schedule, and never covered by /recents
+            assert 0 < entity.refresh_hours <= 24 and entity.recents_item is None, entity.name
 
 
 def test_archived_listings_merge_into_live_tables() -> None:

@@ -1,0 +1,60 @@
+"""`RunSession`: what every source of one run shares with the others and with the run protocol.
+
+A run builds a new dlt source for each chunk; the session carries what must outlive a chunk: the
+one client (so one rate limiter, one token cap, one set of counters), why the run stopped early
+(the daily budget or the token cap: every resource ends cleanly and keeps what it read), which
+tables were read whole in the chunk (the protocol marks the rows they no longer returned), the
+one `/v1/recents` answer that tells which listings changed, and the lock the resources take when
+they update shared parts of the source state from their threads.
+"""
+
+import threading
+from typing import Callable, Dict, Optional, Set
+
+from .http import PipedriveClient, RequestStats
+from .http.errors import BudgetStop
+
+
+class RunSession:
+    """Shared by the sources of one run; pass the same one to `pipedrive_source(session=...)`.
+
+    Attributes:
+        stats: The run's request and token counters.
+        client: The client, once the first source of the run built it.
+        complete_reads: Resource -> table of the listings read whole in the current chunk.
+        lock: Guards updates of shared source state from parallel resources.
+    """
+
+    def __init__(self) -> None:
+        self.stats = RequestStats()
+        self.client: Optional[PipedriveClient] = None
+        self.complete_reads: Dict[str, str] = {}
+        self.lock = threading.RLock()
+        self.recents: Optional[Set[str]] = None
+        """Item kinds `/v1/recents` reported changed this run; None before the request (or when
+        it could not tell)."""
+        self.recents_asked = False
+        self.hard_delete = False
+        """The source's deletion mode (the protocol deletes or flags rows gone upstream)."""
+
+    def client_for(self, make: Callable[[], PipedriveClient]) -> PipedriveClient:
+        """The run's client, built by `make` the first time."""
+        with self.lock:
+            if self.client is None:
+                self.client = make()
+            return self.client
+
+    @property
+    def stopped_by(self) -> Optional[BudgetStop]:
+        """The budget stop that ended the run early, if any."""
+        return self.client.stopped_by if self.client is not None else None
+
+    def completed(self, resource: str, table: str) -> None:
+        """Records that a listing was read whole in this chunk."""
+        with self.lock:
+            self.complete_reads[resource] = table
+
+    def start_chunk(self) -> None:
+        """Forgets the previous chunk's complete reads."""
+        with self.lock:
+            self.complete_reads = {}
