@@ -130,7 +130,9 @@ def pipedrive_source(
     field_set_rows = tuple(
         replace(f, refresh_hours=overrides[f.table]) if f.table in overrides else f for f in FIELD_SETS
     )
-    field_sets = FieldSetCache(client, force=refresh_reference, field_sets={f.name: f for f in field_set_rows})
+    field_sets = FieldSetCache(
+        client, force=refresh_reference, field_sets={f.name: f for f in field_set_rows}, memo=session.memo
+    )
     listings = [
         listing_resource(
             entity, session, field_sets, start_date=start_date, hard_delete=hard_delete,
@@ -151,4 +153,4 @@ def pipedrive_source(
         field_set_resource(f, field_sets, session, renames_records=f.name in renamed_sets, hard_delete=hard_delete)
         for f in field_set_rows
     ]
-    return [*listings, *children, *field_tables, custom_fields_mapping_resource(field_sets, renamed_sets)]
+    return [*listings, *children, *field_tables, custom_fields_mapping_resource(field_sets, session, renamed_sets)]

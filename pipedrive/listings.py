@@ -38,7 +38,7 @@ from .fields.column_hints import builtin_column_hints, custom_field_hints, delet
 from .http import TDataPage
 from .http.errors import BudgetStop, UnsupportedMediaTypeError
 from .http.read_ahead import read_ahead
-from .recents import READ_FROM_KEY, changed_items
+from .recents import ITEM_OF_TABLE, READ_FROM_KEY, changed_items
 from .schedule import READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
 from .session import RunSession
 
@@ -49,6 +49,9 @@ HAD_MORE_PAGES_KEY = "had_more_pages"
 _OLD_MORE_PAGES_KEY = "chunk_pending"
 """The name of `more_pages` before 2026-12 (read once, so a chunked backfill continues)."""
 TRows = List[Dict[str, Any]]
+SHARED_LISTINGS = ("stages",)
+"""Listings other resources of a run read too (the stage changes need each stage's pipeline):
+read once per run through `RunSession.memo`."""
 
 
 def limit_pages(
@@ -192,8 +195,11 @@ class ListingReader:
         self.max_pages = max_pages
 
     def _raw_pages(self, params: Mapping[str, Any], start_value: Optional[Any]) -> Iterator[TDataPage]:
-        assert self.session.client is not None
-        raw = self.session.client.paginate_endpoint(self.entity, params)
+        client = self.session.client
+        assert client is not None
+        if self.entity.name in SHARED_LISTINGS:
+            return iter(self.session.memo(self.entity.name, lambda: list(client.paginate_endpoint(self.entity))))
+        raw = client.paginate_endpoint(self.entity, params)
         if self.entity.reads_every_page:
             raw = read_ahead(raw, name=self.entity.name)
         if self.entity.is_chunkable:
@@ -256,6 +262,7 @@ class ListingReader:
         params = {since_param: to_updated_since(cursor.start_value)} if since_param else {}
         try:
             if self._nothing_new():
+                self._read_complete()  # recents vouched for everything up to this run
                 return
             if self.entity.stops_at_cursor:
                 pages = self._newest_first(params, cursor.start_value)
@@ -273,6 +280,8 @@ class ListingReader:
         """A listing read whole: only when due; yields once the read is complete."""
         source_state = dlt.current.source_state()
         state = dlt.current.resource_state()
+        if self.entity.table in ITEM_OF_TABLE:
+            changed_items(self.session, source_state)  # recents may make this table due now
         forced = self.force or self.entity.table in due_now(source_state)
         if not is_due(state.get(READ_AT_KEY), self.refresh_hours, forced=forced):
             return

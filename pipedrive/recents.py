@@ -61,7 +61,8 @@ def changed_items(session: RunSession, source_state: Mapping[str, Any]) -> Optio
         since = _since(source_state.get("resources") or {})
         if since is None or session.client is None:
             return None
-        params = {"since_timestamp": (since - dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        # the `Date` header has whole seconds: a change in that second is reported again, harmless
+        params = {"since_timestamp": since.strftime("%Y-%m-%d %H:%M:%S"),
                   "limit": RECENTS_LIMIT, "start": 0}
         try:
             body = session.client.get(RECENTS_PATH, api=ApiVersion.V1, token_cost=RECENTS_COST, params=params)

@@ -9,7 +9,7 @@ they update shared parts of the source state from their threads.
 """
 
 import threading
-from typing import Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 from .http import PipedriveClient, RequestStats
 from .http.errors import BudgetStop
@@ -34,8 +34,17 @@ class RunSession:
         """Item kinds `/v1/recents` reported changed this run; None before the request (or when
         it could not tell)."""
         self.recents_asked = False
+        self._memo: Dict[str, Any] = {}
         self.hard_delete = False
         """The source's deletion mode (the protocol deletes or flags rows gone upstream)."""
+
+    def memo(self, key: str, read: Callable[[], Any]) -> Any:
+        """`read()` once per run: what several resources of a run read alike (the stages, which the
+        `stages` table and the stage changes both need)."""
+        with self.lock:
+            if key not in self._memo:
+                self._memo[key] = read()
+            return self._memo[key]
 
     def client_for(self, make: Callable[[], PipedriveClient]) -> PipedriveClient:
         """The run's client, built by `make` the first time."""

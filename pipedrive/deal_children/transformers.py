@@ -137,11 +137,9 @@ class ChildRunContext:
                 kept = dlt.current.source_state().get(STAGE_PIPELINES_KEY) or {}
                 self._stage_pipelines = {int(k): int(v) for k, v in kept.items()}
             if any(stage is not None and stage not in self._stage_pipelines for stage in stages):
-                self._stage_pipelines.update(
-                    (int(stage["id"]), int(stage["pipeline_id"]))
-                    for page in self.client.paginate_endpoint(ENTITIES_BY_NAME["stages"])
-                    for stage in page
-                )
+                entity = ENTITIES_BY_NAME["stages"]
+                pages = self.session.memo(entity.name, lambda: list(self.client.paginate_endpoint(entity)))
+                self._stage_pipelines.update((int(s["id"]), int(s["pipeline_id"])) for page in pages for s in page)
             return self._stage_pipelines
 
 

@@ -19,6 +19,7 @@ from ..schedule import DUE_NOW_KEY, READ_AT_KEY, due_now, is_due, utc_now
 from .column_hints import RECORD_KEYS
 from .mapper import CustomFieldMapper, FieldDefinition, parse_field_definition
 
+MAPPING_TABLE = "custom_fields_mapping"
 STATE_KEY = "custom_fields"
 """Source state: field set -> hash -> the mapper's decisions (column, name, type, options)."""
 SETS_STATE_KEY = "field_sets"
@@ -40,13 +41,17 @@ class FieldSetCache:
         client: The run's client.
         force: Read every set's definitions in this run, due or not.
         field_sets: Field sets by name (defaults to the entity table's `FIELD_SETS`).
+        memo: Keeps what a read returned for the rest of the run (`RunSession.memo`): a set read
+            in one chunk because a record needed it is loaded into its table in the next one.
     """
 
     def __init__(
         self, client: PipedriveClient, *, force: bool = False,
         field_sets: Mapping[str, FieldSet] = FIELD_SETS_BY_NAME,
+        memo: Optional[Callable[[str, Callable[[], Any]], Any]] = None,
     ) -> None:
         self.client = client
+        self._memo = memo or (lambda key, read: read())
         self.force = force
         self.field_sets = field_sets
         self._raw: Dict[str, List[Dict[str, Any]]] = {}
@@ -77,19 +82,23 @@ class FieldSetCache:
         with self._lock:
             if name not in self._raw:
                 field_set = self.field_sets[name]
-                raw = [item for page in self.client.paginate_endpoint(field_set) for item in page]
+                raw = self._memo(
+                    field_set.table, lambda: [item for page in self.client.paginate_endpoint(field_set) for item in page]
+                )
                 self._table_state(name)[READ_AT_KEY] = utc_now().isoformat()
                 self._set_state(name)["builtin_names"] = {
                     str(d.get(field_set.key_field)): str(d.get("field_name", d.get("name")))
                     for d in raw if not d.get("is_custom_field", d.get("edit_flag"))
                 }
+                due_at_start = self.is_due(name)
                 self._raw[name] = raw
-                if not self.is_due(name):
-                    # read because a record needed it: its table may already have run in this
-                    # chunk, so the next chunk loads it (`due_now`)
+                if not due_at_start:
+                    # read because a record needed it: its tables may already have run in this
+                    # chunk, so the next chunk loads them (`due_now`)
                     source_state = dlt.current.source_state()
                     pending = due_now(source_state)
-                    source_state[DUE_NOW_KEY] = pending + [field_set.table] * (field_set.table not in pending)
+                    tables = (field_set.table, MAPPING_TABLE)
+                    source_state[DUE_NOW_KEY] = pending + [t for t in tables if t not in pending]
             return self._raw[name]
 
     def definitions(self, name: str) -> Optional[List[Dict[str, Any]]]:

@@ -17,9 +17,10 @@ from ..http import TDataPage
 from ..schedule import record_complete_read
 from ..session import RunSession
 from .column_hints import DELETION_FOUND_COLUMN
-from .definitions import FieldSetCache
+from ..schedule import due_now
+from .definitions import MAPPING_TABLE, FieldSetCache
 
-CUSTOM_FIELDS_MAPPING_TABLE = "custom_fields_mapping"
+CUSTOM_FIELDS_MAPPING_TABLE = MAPPING_TABLE
 DELETION_COLUMNS = {
     "is_deleted": {"data_type": "bool"},
     DELETION_FOUND_COLUMN: {"data_type": "timestamp"},
@@ -72,14 +73,17 @@ def field_set_resource(
     )
 
 
-def custom_fields_mapping_resource(field_sets: FieldSetCache, names: Sequence[str]) -> DltResource:
-    """Builds the `custom_fields_mapping` resource: hash -> name -> column, for every field set
-    whose definitions were read in this run."""
+def custom_fields_mapping_resource(field_sets: FieldSetCache, session: RunSession, names: Sequence[str]) -> DltResource:
+    """Builds the `custom_fields_mapping` resource: hash -> name -> column of every field set, from
+    the source state (no request of its own), in runs that read definitions or need it (`due_now`)."""
 
     def read_mapping() -> Iterator[TDataPage]:
-        for name in names:
-            if field_sets.is_due(name):
-                yield field_sets.mapper(name).mapping_rows()
+        if MAPPING_TABLE not in due_now(dlt.current.source_state()) and not any(field_sets.is_due(n) for n in names):
+            return
+        rows = [row for name in names for row in field_sets.mapper(name).mapping_rows()]
+        with session.lock:
+            record_complete_read(dlt.current.resource_state(), dlt.current.source_state(), MAPPING_TABLE, ())
+        yield rows
 
     return dlt.resource(
         read_mapping,
