@@ -131,6 +131,10 @@ class Endpoint:
         page_size: Largest `limit` the endpoint accepts (500 unless the spec says less).
         params: Constant query parameters (status lists, `include_fields`, ...).
         data_selector: JSON path of the record list in the response body.
+        dropped_keys: Copies of other records embedded in a record (a note's `person` object, a
+            file's `person_name`): left out, because the record is not read again when the other
+            one changes; its id stays, and the other record's own table is always current.
+        id_objects: Keys holding another record as an object: loaded as that record's id.
     """
 
     name: str
@@ -141,6 +145,8 @@ class Endpoint:
     page_size: int = 500
     params: Mapping[str, str] = field(default_factory=frozen)
     data_selector: str = "data"
+    dropped_keys: Tuple[str, ...] = ()
+    id_objects: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -372,10 +378,10 @@ ENTITIES: Tuple[Entity, ...] = (
     v2_listing("organizations", "/organizations", custom_field_set="organization", cursor=V2_UPDATED_SINCE, recents_item="organization", references=OWNER),
     v2_listing("activities", "/activities", custom_field_set="activity", cursor=V2_UPDATED_SINCE, params=frozen({"include_fields": "attendees"}), recents_item="activity", references=OWNER),
     v2_listing("products", "/products", custom_field_set="product", cursor=V2_UPDATED_SINCE, recents_item="product", references=OWNER),
-    v1_listing("notes", "/notes", paging=OFFSET, custom_field_set="note", cursor=V1_UPDATED_SINCE, recents_item="note", references=frozen({"user_id": "users"})),
+    v1_listing("notes", "/notes", paging=OFFSET, custom_field_set="note", cursor=V1_UPDATED_SINCE, recents_item="note", references=frozen({"user_id": "users"}), dropped_keys=("deal", "person", "organization", "lead", "user")),
     # leads: /leads filters, /leads/archived only sorts (newest first, stops at the cursor); not in /recents
     *twin(v1_listing("leads", "/leads", paging=OFFSET, custom_field_set="deal", cursor=_LEADS_CURSOR, references=OWNER), "leads_archived", path="/leads/archived", token_cost=40, record_defaults=ARCHIVED, cursor=replace(V1_NEWEST_FIRST, format=TimestampFormat.RFC3339_MS)),
-    v1_listing("files", "/files", paging=OFFSET, page_size=100, cursor=V1_NEWEST_FIRST, recents_item="file", references=frozen({"user_id": "users"})),
+    v1_listing("files", "/files", paging=OFFSET, page_size=100, cursor=V1_NEWEST_FIRST, recents_item="file", references=frozen({"user_id": "users"}), dropped_keys=("deal_name", "person_name", "org_name", "product_name", "lead_name", "project_name")),
 )
 # fmt: on
 
@@ -384,11 +390,11 @@ DEAL_LISTINGS: Tuple[str, ...] = ("deals", "deals_archived")
 `<child>_archived`), both into the child's table."""
 
 DEAL_CHILDREN: Tuple[DealChild, ...] = (
-    DealChild(name="deal_products", path="/deals/products", api=V2, paging=CURSOR, token_cost=10, primary_key=("deal_id", "id"), batch_param="deal_ids"),
+    DealChild(name="deal_products", path="/deals/products", api=V2, paging=CURSOR, token_cost=10, primary_key=("deal_id", "id"), batch_param="deal_ids", dropped_keys=("name",)),
     # one 20-token changelog call per deal feeds deal_changes and deal_stage_changes (the flow costs 40)
     DealChild(name="deal_changes", path="/deals/{id}/changelog", api=V1, paging=CURSOR, token_cost=20, primary_key=("change_id",), history=True, custom_field_set="deal"),
     DealChild(name="deal_stage_changes", path="/deals/{id}/changelog", api=V1, paging=CURSOR, token_cost=0, primary_key=("change_id",), history=True, derived_from="deal_changes"),
-    DealChild(name="deal_participants", path="/deals/{id}/participants", api=V1, paging=OFFSET, token_cost=10, primary_key=("deal_id", "id")),
+    DealChild(name="deal_participants", path="/deals/{id}/participants", api=V1, paging=OFFSET, token_cost=10, primary_key=("deal_id", "id"), dropped_keys=("person", "related_item_data"), id_objects=("person_id",)),
     DealChild(name="deal_followers", path="/deals/{id}/followers", api=V2, paging=CURSOR, token_cost=10, primary_key=("deal_id", "user_id")),
 )
 # fmt: on

@@ -143,7 +143,9 @@ class PageShaper:
         """The rows of a non-empty page."""
         if self._builder is None:
             mapper = self.field_sets.mapper(self.entity.custom_field_set) if self.entity.custom_field_set else None
-            self._builder = RowBuilder(self.entity.record_defaults, mapper, self.entity.api)
+            self._builder = RowBuilder(
+                self.entity.record_defaults, mapper, self.entity.api, self.entity.dropped_keys, self.entity.id_objects
+            )
         build = self._builder.build
         rows = [build(record) for record in page]
         mapper = self._builder.mapper

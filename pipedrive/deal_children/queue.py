@@ -32,6 +32,9 @@ _OLD_QUEUED_KEY = "pending"
 """The name of `queued` before 2026-12 (read once, so a queue left by an older run is kept)."""
 SINCES_KEY = "sinces"
 BOUNDARY_KEY = "boundary"
+DELETED_KEY = "deleted_deals"
+"""Deals queued as deleted: if one comes back (restored in Pipedrive), its history is read again
+so the rows flagged deleted are flagged live."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class DealQueue:
 
         The deals cursor is inclusive (`updated_since` = last cursor value), so every run lists
         the newest deal(s) of the previous run again; those are skipped unless their row differs.
+        A deal older than the newest one seen is skipped too (a re-read of the listing).
 
         Args:
             deal_id: Deal id.
@@ -110,12 +114,27 @@ class DealQueue:
                 if self._boundary.get(str(deal_id)) == fingerprint:
                     return False
                 self._boundary[str(deal_id)] = fingerprint
-            return True
+                return True
+            # older than every deal seen: the listing is read again from scratch (its table was
+            # reloaded, or a field's type changed); its children are loaded already
+            return False
 
     def _since_index(self, since: Optional[str]) -> int:
         if since not in self._sinces:
             self._sinces.append(since)
         return self._sinces.index(since)
+
+    def restored(self, deal_id: int, deleted: bool) -> bool:
+        """Notes whether a listed deal is deleted; True when it was deleted and is not any more."""
+        with self._lock:
+            known = set(self._state.get(DELETED_KEY) or [])
+            if deleted:
+                known.add(deal_id)
+            was_deleted = not deleted and deal_id in known
+            if was_deleted:
+                known.discard(deal_id)
+            self._state[DELETED_KEY] = sorted(known)
+            return was_deleted
 
     def push(self, deal_id: int, since: Optional[str], deleted: bool = False) -> None:
         """Queues a deal at the tail, or updates it in place when already queued.

@@ -164,7 +164,7 @@ class DealChildReader:
         self._since_time: Optional[datetime] = None
         self._stage_only = False
         self._namer = FieldNamer({}, None)
-        self._rows = RowBuilder()
+        self._rows = RowBuilder(dropped_keys=child.dropped_keys, id_objects=child.id_objects)
         self._warned = False
 
     # -- queue -------------------------------------------------------------------------------
@@ -234,8 +234,9 @@ class DealChildReader:
                 queue.discard(deal_id)
                 tombstones.append(tombstone(self.child, deal_id))
                 continue
-            # deleted deals re-read their whole history to flag (or delete) every row
-            queue.push(deal_id, None if deleted else self._since, deleted)
+            # deleted deals (and restored ones) re-read their whole history to flag every row
+            restored = self.child.history and queue.restored(deal_id, deleted)
+            queue.push(deal_id, None if deleted or restored else self._since, deleted)
         return tombstones
 
     def _take(self, count: int) -> List[QueuedDeal]:

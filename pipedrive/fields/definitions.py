@@ -22,6 +22,9 @@ from .mapper import CustomFieldMapper, FieldDefinition, parse_field_definition
 MAPPING_TABLE = "custom_fields_mapping"
 STATE_KEY = "custom_fields"
 """Source state: field set -> hash -> the mapper's decisions (column, name, type, options)."""
+PENDING_CHANGES_KEY = "pending_field_changes"
+"""Source state: field set -> changes rows already loaded must follow (applied and cleared by the
+run protocol after the load: `pipedrive.run.maintenance.apply_field_changes`)."""
 SETS_STATE_KEY = "field_sets"
 """Source state: field set -> `builtin_names` (key -> name of built-in fields)."""
 
@@ -120,6 +123,15 @@ class FieldSetCache:
             return None
         return lambda: [parse_field_definition(raw, source.api) for page in self.client.paginate_endpoint(source) for raw in page]
 
+    def _change_recorder(self, name: str) -> Callable[[Dict[str, Any]], None]:
+        source_state = dlt.current.source_state()
+
+        def record(change: Dict[str, Any]) -> None:
+            with self._lock:
+                source_state.setdefault(PENDING_CHANGES_KEY, {}).setdefault(name, []).append(change)
+
+        return record
+
     def mapper(self, name: str) -> CustomFieldMapper:
         """The custom-field mapper of a set, built once per run from the definitions (when read)
         and the state; a mapper built from the state alone reads the definitions as soon as a
@@ -137,5 +149,6 @@ class FieldSetCache:
                     deleted_options_loader=self._deleted_options_loader(field_set),
                     reserved_columns=reserved_columns(name),
                     refresh=refresh,
+                    record_change=self._change_recorder(name),
                 )
             return self._mappers[name]

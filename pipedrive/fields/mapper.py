@@ -226,6 +226,10 @@ class CustomFieldMapper:
             definitions may not list; no custom field takes these names.
         refresh: Reads the current definitions; called at most once, when a record holds a field
             or an option the mapper does not know (None: the definitions given are current).
+        record_change: Called with each change the definitions show that rows already loaded must
+            follow: `{"relabel": column, "field_type": ..., "labels": {old: new}}` for renamed
+            options, `{"field_key": code, "field_name": new}` for a renamed field,
+            `{"retyped": code}` for a type change (`pipedrive.run.maintenance` applies them).
     """
 
     def __init__(
@@ -237,8 +241,10 @@ class CustomFieldMapper:
         deleted_options_loader: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
         reserved_columns: Iterable[str] = (),
         refresh: Optional[Callable[[], Iterable[FieldDefinition]]] = None,
+        record_change: Callable[[Dict[str, Any]], None] = lambda change: None,
     ) -> None:
         self.field_set = field_set
+        self._record_change = record_change
         self.naming = naming
         self._state = state
         self._deleted_options_loader = deleted_options_loader
@@ -280,7 +286,9 @@ class CustomFieldMapper:
                 known.retired_columns.append(known.column)
                 known.column = column
                 self.retyped.append(definition.code)
+                self._record_change({"retyped": definition.code})
             if known is not None:
+                self._note_renames(known, definition)
                 known.name, known.field_type = definition.name, definition.field_type
                 known.options = options
                 continue
@@ -289,6 +297,19 @@ class CustomFieldMapper:
             self.fields[definition.code] = MappedField(
                 definition.code, column, definition.name, definition.field_type, options
             )
+
+    def _note_renames(self, known: MappedField, definition: FieldDefinition) -> None:
+        """Reports renamed options of a labeled field and a renamed field (rows carry both)."""
+        if known.field_type in ("enum", "set") and known.field_type == definition.field_type:
+            labels = {
+                known.options[option]: label
+                for option, label in definition.options.items()
+                if option in known.options and known.options[option] != label
+            }
+            if labels:
+                self._record_change({"relabel": known.column, "field_type": known.field_type, "labels": labels})
+        if known.name != definition.name:
+            self._record_change({"field_key": known.code, "field_name": definition.name})
 
     def learn(self, code: str) -> Optional[Tuple[str, int, "MappedField"]]:
         """The plan entry of a field the mapper did not know when its plan was made: the current

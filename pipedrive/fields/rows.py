@@ -39,6 +39,7 @@ class RowBuilder:
         mapper: Custom-field mapper of the table's field set (None: no custom fields).
         api: API version of the records (v2 nests custom fields under `custom_fields`).
         dropped_keys: Top-level keys left out of the row.
+        id_objects: Top-level keys whose object value is loaded as its id (`value`, else `id`).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class RowBuilder:
         mapper: Optional[CustomFieldMapper] = None,
         api: ApiVersion = ApiVersion.V2,
         dropped_keys: Collection[str] = (),
+        id_objects: Collection[str] = (),
     ) -> None:
         self.mapper = mapper
         # a null default only restates the null the row leaves out
@@ -55,6 +57,7 @@ class RowBuilder:
         self._v1 = mapper is not None and ApiVersion(api) is ApiVersion.V1
         self._custom_key = CUSTOM_FIELDS_KEY if mapper is not None and not self._v1 else None
         self._dropped = frozenset(dropped_keys)
+        self._id_objects = frozenset(id_objects)
         # v1 key -> plan entry of a hash, (sibling column,) of `<hash>_<part>`, or _BUILTIN
         self._v1_keys: Dict[str, Tuple[Any, ...]] = {}
 
@@ -83,6 +86,8 @@ class RowBuilder:
             elif isinstance(value, dict):
                 if key == self._custom_key:
                     custom = value
+                elif key in self._id_objects:
+                    self._put(row, key, value.get("value", value.get("id")))
                 elif value:
                     self._nested(row, key, value)
             else:

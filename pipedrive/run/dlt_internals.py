@@ -5,7 +5,7 @@ API does not offer. Each function has a test that fails when dlt changes what it
 
 import os
 import re
-from typing import Iterable, List, Set
+from typing import Any, Callable, Dict, Iterable, List, Set
 
 import dlt
 from dlt.common.storages.load_package import PackageStorage
@@ -54,3 +54,19 @@ def existing_tables(pipeline: dlt.Pipeline, tables: Iterable[str]) -> Set[str]:
     (dlt's job client reads table columns from the catalog; a missing table has none)."""
     with pipeline.destination_client() as client:
         return {name for name, columns in client.get_storage_tables(list(tables)) if columns}
+
+
+def update_source_state(pipeline: dlt.Pipeline, source_name: str, update: Callable[[Dict[str, Any]], None]) -> None:
+    """Changes the source state outside a run (saved locally; loaded with the next package), e.g.
+    to clear what the protocol has applied. `Pipeline.managed_state` is how dlt's own `drop`
+    command does it."""
+    with pipeline.managed_state(extract_state=False) as state:
+        update(state.setdefault("sources", {}).setdefault(source_name, {}))
+
+
+def drop_resource_state(pipeline: dlt.Pipeline, resources: List[str]) -> None:
+    """Wipes the state (cursors) of resources, keeping their tables: their next read starts from
+    scratch. dlt's `pipeline drop --state-only`, which loads the change at once."""
+    from dlt.pipeline.helpers import pipeline_drop
+
+    pipeline_drop(pipeline, resources=resources, state_only=True)()

@@ -1,23 +1,31 @@
-"""Destination maintenance after a chunk is loaded: what only the destination can tell.
+"""Destination maintenance after a chunk is loaded: what only the destination can change.
 
-A table read whole in the chunk holds, after the merge, every row the API returned with this
+Rows gone upstream: a table read whole in the chunk holds, after the merge, every row the API returned with this
 load's `_dlt_load_id`; a row with an older load id is gone upstream. Such rows are flagged
 `is_deleted = true` with `deletion_found_time` (soft, the default) or deleted (`hard_delete`). A
 row that comes back (a restored record) is merged again and is live again. Only complete reads
 count: a read cut short (budget stop, error) yields nothing and marks nothing.
 
-Plain SQL through dlt's `sql_client`, valid on DuckDB, Postgres, BigQuery and Snowflake.
+Definitions that changed (`apply_field_changes`): an option renamed in Pipedrive does not change
+the records that hold it, so they are not read again; the rows already loaded get the new label
+here, in place, and the `deal_changes` rows the renamed field's name. A field whose type changed
+moves to a new column; its records are read again so every row's value lands there.
+
+Plain SQL through dlt's `sql_client` (tested on DuckDB and Postgres; standard SQL elsewhere).
 """
 
-from typing import Collection, List, Mapping
+import json
+from typing import Any, Collection, Dict, List, Mapping
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from ..entities import ENTITIES
 from ..fields.column_hints import DELETION_FOUND_COLUMN
 from ..schedule import utc_now
 
 SOFT_DELETE_COLUMN = "is_deleted"
+CHANGES_TABLE = "deal_changes"
 
 
 def tables_read_whole(complete_reads: Mapping[str, str], selected: Mapping[str, str]) -> List[str]:
@@ -59,3 +67,58 @@ def mark_rows_gone(pipeline: dlt.Pipeline, tables: Collection[str], load_id: str
                 continue  # never loaded a row: nothing to mark
             changed += int(count)
     return changed
+
+
+def entity_tables_of(field_set: str) -> List[str]:
+    """Tables whose rows carry a field set's custom fields (`deal`: deals and leads)."""
+    return sorted({e.table for e in ENTITIES if e.custom_field_set == field_set})
+
+
+def _relabel(client: Any, table: str, column: str, field_type: str, labels: Mapping[str, str]) -> None:
+    """Replaces old option labels with new ones in one column (enum: text; set: json list)."""
+    qualified, escaped = client.make_qualified_table_name(table), client.escape_column_name(column)
+    if field_type == "enum":
+        cases = " ".join("WHEN %s THEN %s" for _ in labels)
+        args = [value for pair in labels.items() for value in pair]
+        marks = ", ".join("%s" for _ in labels)
+        client.execute_sql(
+            f"UPDATE {qualified} SET {escaped} = CASE {escaped} {cases} END WHERE {escaped} IN ({marks})",
+            *args, *labels,
+        )
+        return
+    # a set column holds a json list of labels: rewritten row by row, in Python (portable)
+    key = client.escape_column_name("id")
+    for row_id, value in client.execute_sql(f"SELECT {key}, {escaped} FROM {qualified} WHERE {escaped} IS NOT NULL"):
+        items = json.loads(value) if isinstance(value, str) else value
+        if isinstance(items, list) and any(item in labels for item in items):
+            new = json.dumps([labels.get(item, item) for item in items])
+            client.execute_sql(f"UPDATE {qualified} SET {escaped} = %s WHERE {key} = %s", new, row_id)
+
+
+def apply_field_changes(pipeline: dlt.Pipeline, pending: Mapping[str, List[Dict[str, Any]]]) -> List[str]:
+    """Makes rows already loaded follow the definitions: renamed options get their new labels,
+    `deal_changes` rows the renamed field's name. Idempotent (a kill before the state is cleared
+    applies them again next run).
+
+    Returns:
+        The field sets whose records must be read again (a field changed type: its values move to
+        the field's new column).
+    """
+    reread = []
+    with pipeline.sql_client() as client:
+        for field_set, changes in pending.items():
+            for change in changes:
+                try:
+                    if "relabel" in change:
+                        for table in entity_tables_of(field_set):
+                            _relabel(client, table, change["relabel"], change["field_type"], change["labels"])
+                    elif "field_name" in change and field_set == "deal":
+                        qualified = client.make_qualified_table_name(CHANGES_TABLE)
+                        name, key = client.escape_column_name("field_name"), client.escape_column_name("field_key")
+                        client.execute_sql(f"UPDATE {qualified} SET {name} = %s WHERE {key} = %s",
+                                           change["field_name"], change["field_key"])
+                    elif "retyped" in change and field_set not in reread:
+                        reread.append(field_set)
+                except DatabaseUndefinedRelation:
+                    continue  # the table or column was never loaded: nothing to follow
+    return reread

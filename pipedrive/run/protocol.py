@@ -25,16 +25,18 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.extract.source import DltSource
 
 from .. import pipedrive_source
-from ..entities import ApiVersion
+from ..entities import ENTITIES, ApiVersion
+from ..fields.definitions import PENDING_CHANGES_KEY
 from ..schedule import due_now
 from ..session import RunSession
 from .chunks import listings_with_more_pages, next_chunk
 from .destination import duckdb_kept_open, loader_file_format
 from .failures import NO_TOKEN, UsageError
 from .lock import run_lock
-from .maintenance import mark_rows_gone, tables_read_whole
+from .dlt_internals import drop_resource_state, update_source_state
+from .maintenance import apply_field_changes, entity_tables_of, mark_rows_gone, tables_read_whole
 from .recovery import TProgress, finish_interrupted_run, reload_resources, reopen_if_repaired, tables_to_reload
-from .summary import RunSummary, source_state, summarize
+from .summary import SOURCE_NAME, RunSummary, source_state, summarize
 
 DEFAULT_CHUNK_PAGES = 20
 """Pages per incremental table per chunk: 10,000 rows of a 500-row listing."""
@@ -152,17 +154,33 @@ def load(
                 gone = tables_read_whole(session.complete_reads, _tables_of(source))
                 if gone and info.loads_ids:
                     mark_rows_gone(pipeline, gone, info.loads_ids[-1], session.hard_delete)
+                rereads = _follow_field_changes(pipeline, selected)
                 if session.stopped_by is not None:
                     progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
                     break
                 state = source_state(pipeline)
-                names = next_chunk(selected, listings_with_more_pages(state), due_now(state))
+                names = sorted({*next_chunk(selected, listings_with_more_pages(state), due_now(state)), *rereads})
                 if not names:
                     break
                 progress(f"chunk {chunks} loaded; more to read for: {', '.join(names)}")
                 source = build_source(names)
             stop = session.stopped_by
             return summarize(pipeline, chunks, started, session.stats, stopped_early=str(stop) if stop else None)
+
+
+def _follow_field_changes(pipeline: dlt.Pipeline, selected: Dict[str, str]) -> List[str]:
+    """Applies the field changes the chunk's definitions showed to the rows already loaded; returns
+    the listings to read again from scratch (their field set has a field of a new type)."""
+    pending = source_state(pipeline).get(PENDING_CHANGES_KEY)
+    if not pending:
+        return []
+    reread_sets = apply_field_changes(pipeline, pending)
+    update_source_state(pipeline, SOURCE_NAME, lambda state: state.pop(PENDING_CHANGES_KEY, None))
+    tables = {table for field_set in reread_sets for table in entity_tables_of(field_set)}
+    listings = [e.name for e in ENTITIES if e.table in tables and e.name in selected]
+    if listings:
+        drop_resource_state(pipeline, listings)
+    return listings
 
 
 def _tables_of(source: DltSource) -> Dict[str, str]:

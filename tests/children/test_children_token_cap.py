@@ -95,7 +95,7 @@ def test_backfill_under_token_cap_completes_over_runs(
         for r in truth["deal_products"]
     )
     assert loaded_changes(loader) == truth_changes(truth)
-    assert _rows(loader, "SELECT deal_id, id, person_id__value FROM deal_participants") == Counter(
+    assert _rows(loader, "SELECT deal_id, id, person_id FROM deal_participants") == Counter(
         (p["deal_id"], p["id"], p["person_id"]["value"]) for p in truth["deal_participants"]
     )
     followers = _rows(loader, "SELECT deal_id, user_id, is_deleted FROM deal_followers")
