@@ -238,8 +238,9 @@ class ListingReader:
         """True when `/v1/recents` shows no change for this listing since its newest row (and no
         deal children wait for the deal listing to wake them)."""
         entity = self.entity
-        if not entity.recents_item or self.force or dlt.current.resource_state().get(MORE_PAGES_KEY):
-            return False
+        state = dlt.current.resource_state()
+        if not entity.recents_item or self.force or state.get(MORE_PAGES_KEY) or not state.get(READ_FROM_KEY):
+            return False  # never read (or its state was reset): nothing vouches for it
         source_state = dlt.current.source_state()
         if entity.name in DEAL_LISTINGS and queued_deals(source_state):
             return False

@@ -166,6 +166,8 @@ class MappedField:
     options: Dict[str, str]
     retired_columns: List[str] = field(default_factory=list)
     """Columns the field used before its type changed (they keep their rows' old values)."""
+    deleted: bool = False
+    """The field is gone from the definitions (its column is never given to another field)."""
 
     def sibling_column(self, suffix: str) -> str:
         """Column of a sub-value, e.g. `<column>_currency`."""
@@ -180,6 +182,8 @@ class MappedField:
         }
         if self.retired_columns:
             state["retired_columns"] = list(self.retired_columns)
+        if self.deleted:
+            state["deleted"] = True
         return state
 
     @classmethod
@@ -191,6 +195,7 @@ class MappedField:
             field_type=state["field_type"],
             options=dict(state.get("options") or {}),
             retired_columns=list(state.get("retired_columns") or []),
+            deleted=bool(state.get("deleted")),
         )
 
 
@@ -229,7 +234,8 @@ class CustomFieldMapper:
         record_change: Called with each change the definitions show that rows already loaded must
             follow: `{"relabel": column, "field_type": ..., "labels": {old: new}}` for renamed
             options, `{"field_key": code, "field_name": new}` for a renamed field,
-            `{"retyped": code}` for a type change (`pipedrive.run.maintenance` applies them).
+            `{"retyped": code}` for a type change or a deleted field (`pipedrive.run.maintenance`
+            applies them).
     """
 
     def __init__(
@@ -263,7 +269,16 @@ class CustomFieldMapper:
     def _merge(self, definitions: List[FieldDefinition]) -> None:
         """Merges definitions read from the API into the fields and saves them to the state."""
         self.builtin_columns |= {self.naming.normalize_identifier(d.code) for d in definitions if not d.is_custom}
-        self._merge_definitions(d for d in definitions if d.is_custom)
+        custom = [d for d in definitions if d.is_custom]
+        if definitions:  # a complete read: a known field it no longer lists was deleted
+            listed = {d.code for d in custom}
+            for code, mapped in self.fields.items():
+                if code not in listed and not mapped.deleted:
+                    mapped.deleted = True  # its values left the records: read them again
+                    self._record_change({"retyped": code})
+                elif code in listed:
+                    mapped.deleted = False
+        self._merge_definitions(custom)
         for code, mapped in self.fields.items():
             self._state[code] = mapped.to_state()
         self._plan = None
@@ -371,6 +386,7 @@ class CustomFieldMapper:
                 "column_name": mapped.column,
                 "field_type": mapped.field_type,
                 "options": [{"id": k, "label": v} for k, v in mapped.options.items()],
+                "is_deleted": mapped.deleted,
             }
             for mapped in sorted(self.fields.values(), key=lambda m: m.code)
         ]
