@@ -7,9 +7,12 @@ the rest still queued, and the next run starts with them (the inclusive deals cu
 newest deal of the previous run, which is enough to wake the transformers even when nothing
 changed).
 
-Requests fan out as deferred callables: a transformer yields one zero-argument function per deal
-(per batch of 100 deals for `/deals/products`); dlt runs them in its extract thread pool and every
-request goes through the client's shared rate limiter.
+Requests fan out to the run's `FanOut` pool (`pipedrive.http.concurrency`): one job per deal (per
+batch of 100 deals for `/deals/products`), as many at once as the burst limit and the latency call
+for, every request through the client's shared rate limiter. The transformer yields each job's rows
+as it completes and None meanwhile, which dlt's extract loop takes as "nothing yet": the waiting
+holds neither dlt's loop nor a thread of its extract pool, whose fixed size (`[extract] workers`)
+capped every plan at ~39 requests/s when the jobs were deferred callables run there.
 
 Merge semantics:
 - snapshot children (products, participants, followers): `merge` with `merge_key="deal_id"`
@@ -49,6 +52,7 @@ from ..entities import (
 )
 from ..fields import FieldSetCache, RowBuilder
 from ..http import TDataPage
+from ..http.concurrency import FanOut, deliver, in_flight_target
 from ..http.errors import BudgetStop, NotFoundError
 from ..listings import history_floor
 from ..schedule import STAGE_PIPELINES_KEY
@@ -126,8 +130,19 @@ class ChildRunContext:
         self.field_sets = field_sets
         self.hard_delete = hard_delete
         self.budget = ChildTokenBudget(session.client, max_tokens_per_run)
+        self.fan_out = FanOut(self.in_flight, name="pipedrive-deal-children")
         self._stage_pipelines: Optional[Dict[int, int]] = None
         self._lock = threading.Lock()
+
+    def in_flight(self) -> int:
+        """Per-deal requests to run at once: what the run's limit and latency call for."""
+        return in_flight_target(self.client.rate_limiter)
+
+    def pending(self) -> int:
+        """Jobs one transformer keeps submitted: twice the pool's target, so the pool never waits
+        for a transformer to be served by dlt's loop, while the queue and the token budget are
+        drained only as fast as the requests go."""
+        return 2 * self.in_flight()
 
     def stage_pipelines(self, stages: Iterable[Optional[int]]) -> Dict[int, int]:
         """Stage id -> pipeline id: what the last read of `stages` kept in the state, or one
@@ -144,7 +159,7 @@ class ChildRunContext:
 
 
 class DealChildReader:
-    """Feeds one child table from the pages of one deal listing: queue, budget, deferred fetches,
+    """Feeds one child table from the pages of one deal listing: queue, budget, fetch jobs,
     shaping.
 
     Args:
@@ -166,6 +181,7 @@ class DealChildReader:
         self._namer = FieldNamer({}, None)
         self._rows = RowBuilder(dropped_keys=child.dropped_keys, id_objects=child.id_objects)
         self._warned = False
+        self._draining = False
 
     # -- queue -------------------------------------------------------------------------------
     def _attach(self) -> DealQueue:
@@ -255,7 +271,7 @@ class DealChildReader:
         return taken
 
     def drain(self) -> Iterator[Callable[[], List[Dict[str, Any]]]]:
-        """Yields one deferred fetch per deal (per batch), oldest queued first, within budget."""
+        """Yields one fetch job per deal (per batch), oldest queued first, within budget."""
         batch_size = self.child.batch_size if self.batched else 1
         while True:
             deals = self._take(batch_size)
@@ -273,7 +289,7 @@ class DealChildReader:
             logger.info(message) if self._warned else logger.warning(message)
             self._warned = True
 
-    # -- fetching (runs in dlt's extract thread pool) ----------------------------------------
+    # -- fetching (runs in the fan-out pool) --------------------------------------------------
     def _deferred(self, deals: List[QueuedDeal]) -> Callable[[], List[Dict[str, Any]]]:
         def fetch() -> List[Dict[str, Any]]:
             try:
@@ -333,7 +349,8 @@ class DealChildReader:
 
     # -- the transformer body ----------------------------------------------------------------
     def __call__(self, page: TDataPage) -> Iterator[Any]:
-        """Tombstones first, then the deferred fetches.
+        """Tombstones first, then the rows of each fetch as it completes (None while none is
+        ready: dlt's loop serves its other sources meanwhile).
 
         Every item is marked with the table name: a transformer's items otherwise inherit the
         meta of the parent's page, and the deals pages carry column hints (custom fields) that dlt
@@ -342,8 +359,20 @@ class DealChildReader:
         tombstones = self.enqueue(page)
         if tombstones:
             yield dlt.mark.with_table_name(tombstones, self.child.table)
-        for fetch in self.drain():
-            yield dlt.mark.with_table_name(fetch, self.child.table)
+        if self._draining:
+            return  # the fetches of an earlier page take this page's deals from the queue too
+        for rows in deliver(self._drain_once(), self.context.fan_out, self.context.pending):
+            yield None if rows is None else dlt.mark.with_table_name(rows, self.child.table)
+
+    def _drain_once(self) -> Iterator[Callable[[], List[Dict[str, Any]]]]:
+        """`drain`, flagged while it runs: one transformer call at a time drains the queue (each
+        deals page is a call of its own; twenty calls draining one queue each kept twenty sets of
+        jobs out)."""
+        self._draining = True
+        try:
+            yield from self.drain()
+        finally:
+            self._draining = False
 
 
 def _transformer(

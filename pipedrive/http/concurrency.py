@@ -22,10 +22,11 @@ thread more than needed waits for a slot in the window, it does not send early.
 
 import contextvars
 import math
+import queue
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Deque, Iterator, Optional, Tuple, TypeVar
 
 from .rate_limiter import RateLimiter
 
@@ -141,8 +142,10 @@ def deliver(jobs: Iterator[Callable[[], T]], pool: FanOut, pending: Callable[[],
 
     Made for the body of a dlt transformer: dlt's extract loop takes a None from a generator as
     "nothing yet" and serves its other sources (listings, other transformers) meanwhile, so the
-    waiting blocks neither dlt's loop nor a thread of its pool. Jobs are taken from `jobs` only as
-    they are submitted, so a generator that stops early (a token budget) leaves the rest untaken.
+    waiting blocks neither dlt's loop nor a thread of its pool. dlt asks every ~10 ms, so asking
+    costs one look at a queue the jobs' completions fill, whatever the number of jobs out. Jobs
+    are taken from `jobs` only as they are submitted, so a generator that stops early (a token
+    budget) leaves the rest untaken.
 
     Args:
         jobs: Zero-argument callables; taken lazily.
@@ -152,21 +155,23 @@ def deliver(jobs: Iterator[Callable[[], T]], pool: FanOut, pending: Callable[[],
     Yields:
         Each job's result (its exception is raised here, in the consumer), or None.
     """
-    outstanding: List["Future[T]"] = []
+    completed: "queue.SimpleQueue[Future[T]]" = queue.SimpleQueue()
+    outstanding = 0
     exhausted = False
     while True:
-        while not exhausted and len(outstanding) < pending():
+        while not exhausted and outstanding < pending():
             job = next(jobs, None)
             if job is None:
                 exhausted = True
             else:
-                outstanding.append(pool.submit(job))
+                pool.submit(job).add_done_callback(completed.put)
+                outstanding += 1
         if not outstanding:
             return
-        done = [future for future in outstanding if future.done()]
-        if not done:
+        try:
+            future = completed.get_nowait()
+        except queue.Empty:
             yield None
             continue
-        for future in done:
-            outstanding.remove(future)
-            yield future.result()
+        outstanding -= 1
+        yield future.result()

@@ -34,17 +34,23 @@ WINDOW_MARGIN_STEP = 0.02
 MAX_WINDOW_MARGIN = 0.15
 """A 429 that our own requests caused (they reached the server later than the margin allowed:
 network jitter, a busy machine) widens the margin by a step, up to this."""
-MARGIN_RECOVERY = 0.0002
-"""Margin given back per successful response: a step is back after ~100 responses (~5 s at 20/s).
-Without it, the 4 x 429 of a medium run on a busy machine left an 11% margin for the rest of the
-run: 18.0 instead of 19.1 requests/s (bench/RESULTS.md, benchmark 2)."""
+MARGIN_RECOVERY = 0.004
+"""Margin given back per second without a 429: a step is back after 5 s. Without it, the 4 x 429
+of a medium run on a busy machine left an 11% margin for the rest of the run: 18.0 instead of 19.1
+requests/s (bench/RESULTS.md, benchmark 2). Per second, not per response: at Ultimate's 240
+requests/s a step given back per 100 responses was gone in 0.4 s, and the same late arrivals
+met the next 429 (bench/RESULTS.md, benchmark 6)."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
 IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
 """Set by `RateLimitedAdapter` on each response (see `seconds_in_flight`)."""
 MIN_PACE = 0.1
 PACE_RECOVERY = 0.02
-"""Pace regained per successful response after a 429 halved it."""
+"""Pace regained per successful response after a 429 halved it, ..."""
+PACE_RECOVERY_PER_SECOND = 0.4
+"""... but at most this much per second: Growth's 20 responses/s regain 2% each, while at
+Ultimate's 240/s a halved pace came back within 0.1 s, before another client's share had left
+the window."""
 REPEAT_WINDOW_SECONDS = 10.0
 """429s this close together count as repeated: Cloudflare blocks a client after too many 429s in a
 short time (at least 10 minutes on the real API), so each repeat doubles the wait and halves the
@@ -123,6 +129,8 @@ class RateLimiter:
         self.foreign: int = 0
         self.pace: float = 1.0
         self.margin: float = WINDOW_MARGIN
+        self._margin_at: float = 0.0  # when `margin` was last widened or given back
+        self._pace_at: float = 0.0  # when `pace` was last halved or given back
         self.waits: int = 0
         self.waited_seconds: float = 0.0
         self.rate_limited: int = 0
@@ -271,9 +279,13 @@ class RateLimiter:
                 self._foreign_until = now + (reset if reset is not None and reset > 0 else self.window)
                 if remaining > self.reserve:
                     if self.pace < 1.0:
-                        self.pace = min(1.0, self.pace + PACE_RECOVERY)
+                        regained = min(PACE_RECOVERY, PACE_RECOVERY_PER_SECOND * max(0.0, now - self._pace_at))
+                        self.pace = min(1.0, self.pace + regained)
+                        self._pace_at = now
                     if self.margin > WINDOW_MARGIN:
-                        self.margin = max(WINDOW_MARGIN, self.margin - MARGIN_RECOVERY)
+                        recovered = MARGIN_RECOVERY * max(0.0, now - self._margin_at)
+                        self.margin = max(WINDOW_MARGIN, self.margin - recovered)
+                        self._margin_at = now
 
     def on_rate_limited(self, reset: Optional[float]) -> None:
         """Reacts to a 429: everybody waits for the window reset, then, by its cause:
@@ -288,6 +300,11 @@ class RateLimiter:
           `MAX_WINDOW_MARGIN`, given back step by step on successes) and the pace stays;
         - another client shares the token: the pace halves and recovers step by step.
 
+        A 429 that arrives while everybody waits after the previous one belongs to a request sent
+        before that reaction (nothing is sent while blocked): it is counted, not reacted to again.
+        At Ultimate's rate a dozen requests are in flight when the first 429 comes back; taken as
+        a dozen repeats they backed off for 32 s and cut the pace to a tenth.
+
         Args:
             reset: Seconds until the window resets (`x-ratelimit-reset`, relative), if known.
         """
@@ -295,17 +312,22 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self.rate_limited += 1
+            if now < self._blocked_until:
+                return
             self._recent_429s = [t for t in self._recent_429s if t > now - REPEAT_WINDOW_SECONDS] + [now]
             repeats = len(self._recent_429s) - 1
             if repeats:
                 wait = min(MAX_BACKOFF_SECONDS, wait * 2**repeats)
                 self.pace = max(MIN_PACE, self.pace / 2)
+                self._pace_at = now
                 reaction = f"{repeats + 1} x 429 within {REPEAT_WINDOW_SECONDS:.0f} s: backing off to {self.pace:.0%} of the window"
             elif self.foreign:
                 self.pace = max(MIN_PACE, self.pace / 2)
+                self._pace_at = now
                 reaction = f"slowing down to {self.pace:.0%} of the window"
             else:
                 self.margin = min(MAX_WINDOW_MARGIN, self.margin + WINDOW_MARGIN_STEP)
+                self._margin_at = now
                 reaction = f"widening the window margin to {self.margin:.0%}"
             self._blocked_until = max(self._blocked_until, now + wait)
         logger.warning(f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and {reaction}")

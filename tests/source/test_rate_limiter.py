@@ -13,6 +13,8 @@ import requests
 
 from pipedrive.http.rate_limiter import (
     MARGIN_RECOVERY,
+    PACE_RECOVERY,
+    PACE_RECOVERY_PER_SECOND,
     WINDOW_MARGIN,
     WINDOW_MARGIN_STEP,
     RateLimitedAdapter,
@@ -96,16 +98,23 @@ def test_a_429_our_own_late_requests_caused_widens_the_margin_and_keeps_the_pace
     clock.now += 0.1
     _answer(limiter, remaining=0)  # the 429's headers: a full window, all of it ours
     limiter.on_rate_limited(1.0)
+    widened_at = clock.now
     assert limiter.foreign == 0 and limiter.pace == 1.0
     assert limiter.margin == pytest.approx(WINDOW_MARGIN + WINDOW_MARGIN_STEP)
     limiter.acquire()
     assert sum(clock.slept) == pytest.approx(1.0 + 2.0 * (1 + limiter.margin) - 1.1, abs=1e-6)
-    # successful answers give the margin back, step by step, down to the base margin
+    # answers without a 429 give the margin back by the second, whatever their rate
     widened = limiter.margin
     _answer(limiter, remaining=20)
-    assert limiter.margin == pytest.approx(widened - MARGIN_RECOVERY)
-    for _ in range(round(WINDOW_MARGIN_STEP / MARGIN_RECOVERY) + 5):
-        _answer(limiter, remaining=20)
+    assert limiter.margin == pytest.approx(widened - MARGIN_RECOVERY * (clock.now - widened_at))
+    for answers, seconds_apart in ((10, 0.1), (1000, 0.001)):  # one second at 10/s, one at 1000/s
+        before = limiter.margin
+        for _ in range(answers):
+            clock.now += seconds_apart
+            _answer(limiter, remaining=20)
+        assert limiter.margin == pytest.approx(before - MARGIN_RECOVERY)
+    clock.now += WINDOW_MARGIN_STEP / MARGIN_RECOVERY
+    _answer(limiter, remaining=20)
     assert limiter.margin == WINDOW_MARGIN
 
 
@@ -118,6 +127,42 @@ def test_a_429_another_client_caused_halves_the_pace() -> None:
     _answer(limiter, remaining=0)  # 40 counted, 10 ours: 30 belong to someone else
     limiter.on_rate_limited(1.0)
     assert limiter.foreign == 30 and limiter.pace == 0.5 and limiter.margin == WINDOW_MARGIN
+
+
+def test_429s_of_requests_already_in_flight_are_one_event() -> None:
+    """At high rates a dozen requests are out when the first 429 comes back; their 429s arrive
+    while everybody waits and are not repeats: one wait, one margin step, the pace kept."""
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=480)
+    for _ in range(480):
+        limiter.acquire()
+    clock.now += 0.1
+    _answer(limiter, remaining=0, limit=480)
+    for _ in range(12):
+        limiter.on_rate_limited(1.0)
+        clock.now += 0.01
+    assert limiter.rate_limited == 12
+    assert limiter.pace == 1.0 and limiter.margin == pytest.approx(WINDOW_MARGIN + WINDOW_MARGIN_STEP)
+    limiter.acquire()
+    assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + limiter.margin), abs=1e-6)  # the window, no backoff
+    limiter.on_rate_limited(1.0)  # after the wait: a repeat, which backs off
+    assert limiter.pace == 0.5
+
+
+@pytest.mark.parametrize("per_second", [10, 20, 240])
+def test_a_halved_pace_comes_back_at_most_as_fast_as_at_growths_rate(per_second: int) -> None:
+    """2% per answer at Lite's and Growth's rates; at Ultimate's 240 answers/s no faster than 40% a
+    second, so another client's share has time to leave the window first."""
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    _answer(limiter, remaining=0)  # a full window that is not ours
+    limiter.on_rate_limited(1.0)
+    assert limiter.pace == 0.5
+    for _ in range(per_second):  # one second of answers
+        clock.now += 1 / per_second
+        _answer(limiter, remaining=20)
+    expected = min(PACE_RECOVERY * per_second, PACE_RECOVERY_PER_SECOND)
+    assert limiter.pace == pytest.approx(0.5 + expected)
 
 
 def test_a_waiting_listing_request_gets_the_next_slot_before_bulk_requests_that_waited_longer() -> None:
