@@ -33,6 +33,7 @@ from .http.errors import PipedriveConfigError, PipedriveError, PipedriveHTTPErro
 from .http.oauth import PipedriveOAuth, PipedriveOAuthCredentials
 from .listings import listing_resource
 from .session import RunSession
+from .sweeps import sweep_resource
 
 __all__ = [
     "pipedrive_source",
@@ -68,6 +69,7 @@ def pipedrive_source(
     oauth: Optional[PipedriveOAuthCredentials] = None,
     refresh_reference: bool = False,
     refresh_hours: Optional[Mapping[str, float]] = None,
+    deletion_sweep_hours: float = 24.0,
     session: Optional[RunSession] = None,
 ) -> List[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
@@ -101,6 +103,9 @@ def pipedrive_source(
             field set in this run, due or not.
         refresh_hours: Freshness interval per table read whole (or `<set>_fields`), overriding
             the defaults of the entity table, e.g. `{"users": 1, "call_logs": 6}`.
+        deletion_sweep_hours: Read every incremental listing's keys once the last deletion sweep
+            is this old, so records deleted in Pipedrive are flagged (or removed) - the API does
+            not report them (`pipedrive.sweeps`; 0: every run; `pipedrive.run.load` applies them).
         session: What the sources of one run share (one client: rate limiter, token cap,
             counters); pass the same `RunSession` to the source of every chunk. `pipedrive.run`
             does. A new one by default.
@@ -148,9 +153,12 @@ def pipedrive_source(
         hard_delete=hard_delete,
         max_tokens_per_run=DEFAULT_MAX_TOKENS_PER_RUN if max_tokens_per_run is None else max_tokens_per_run,
     )
+    sweeps = [
+        sweep_resource(e, session, interval_hours=deletion_sweep_hours) for e in entities if e.is_incremental
+    ]
     renamed_sets = sorted({e.custom_field_set for e in ENTITIES if e.custom_field_set})
     field_tables = [
         field_set_resource(f, field_sets, session, renames_records=f.name in renamed_sets, hard_delete=hard_delete)
         for f in field_set_rows
     ]
-    return [*listings, *children, *field_tables, custom_fields_mapping_resource(field_sets, session, renamed_sets)]
+    return [*listings, *children, *sweeps, *field_tables, custom_fields_mapping_resource(field_sets, session, renamed_sets)]

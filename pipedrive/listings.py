@@ -41,6 +41,7 @@ from .http.read_ahead import read_ahead
 from .recents import ITEM_OF_TABLE, READ_FROM_KEY, changed_items
 from .schedule import READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
 from .session import RunSession
+from .sweeps import SWEPT_AT_KEY, sweep_name
 
 MORE_PAGES_KEY = "more_pages"
 """Resource state: True when the last run stopped before the end of the listing."""
@@ -151,7 +152,9 @@ class PageShaper:
         mapper = self._builder.mapper
         if mapper is not None and len(mapper.fields) != self._hinted_fields:
             self._hinted_fields = len(mapper.fields)
-            dlt.current.resource().merge_hints(dlt.mark.make_hints(columns=custom_field_hints(mapper)))
+            columns = custom_field_hints(mapper)
+            if columns:  # merging no columns would drop the resource's own column hints
+                dlt.current.resource().merge_hints(dlt.mark.make_hints(columns=columns))
         return rows
 
 
@@ -226,10 +229,14 @@ class ListingReader:
                     watch.flag(stale)
             yield rows
 
-    def _read_complete(self) -> None:
-        """Notes that the listing read everything up to now (what `/v1/recents` starts from)."""
+    def _read_complete(self, whole: bool = False) -> None:
+        """Notes that the listing read everything up to now (what `/v1/recents` starts from); a
+        read from scratch counts as a deletion sweep too (nothing older can be missing)."""
         state = dlt.current.resource_state()
         state[READ_AT_KEY] = utc_now().isoformat()
+        if whole:
+            sweep = dlt.current.source_state().setdefault("resources", {}).setdefault(sweep_name(self.entity), {})
+            sweep[SWEPT_AT_KEY] = utc_now().isoformat()
         began = self.session.client.first_server_time if self.session.client else None
         if began is not None:
             state[READ_FROM_KEY] = began.isoformat()
@@ -269,11 +276,11 @@ class ListingReader:
                 return
             if self.entity.stops_at_cursor:
                 pages = self._newest_first(params, cursor.start_value)
-                self._read_complete()
+                self._read_complete(whole=cursor.start_value is None)
                 yield from pages  # dlt closes this generator at the first row below the cursor
             else:
                 yield from self._shaped(params, cursor.start_value)
-                self._read_complete()
+                self._read_complete(whole=cursor.start_value is None)
         except BudgetStop as stop:
             logger.warning(f"{self.entity.name}: stopped by the token budget ({stop}); the next run continues")
         except UnsupportedMediaTypeError as error:

@@ -9,7 +9,7 @@ they update shared parts of the source state from their threads.
 """
 
 import threading
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from .http import PipedriveClient, RequestStats
 from .http.errors import BudgetStop
@@ -29,6 +29,8 @@ class RunSession:
         self.stats = RequestStats()
         self.client: Optional[PipedriveClient] = None
         self.complete_reads: Dict[str, str] = {}
+        self.sweeps: List[Any] = []
+        """`pipedrive.sweeps.SweepResult` of the sweeps completed in the current chunk."""
         self.lock = threading.RLock()
         self.recents: Optional[Set[str]] = None
         """Item kinds `/v1/recents` reported changed this run; None before the request (or when
@@ -67,3 +69,4 @@ class RunSession:
         """Forgets the previous chunk's complete reads."""
         with self.lock:
             self.complete_reads = {}
+            self.sweeps = []

@@ -346,7 +346,7 @@ class PipedriveClient:
 
     def paginate_endpoint(
         self, endpoint: Endpoint, params: Optional[Mapping[str, Any]] = None, *, bulk: bool = False,
-        path: Optional[str] = None,
+        path: Optional[str] = None, paginator: Optional[BasePaginator] = None,
     ) -> Iterator[TDataPage]:
         """Yields the pages of a row of the entity table with its constant parameters applied.
 
@@ -356,6 +356,7 @@ class PipedriveClient:
                 row's cursor adds its sort parameters.
             bulk: See `paginate`.
             path: The path with its placeholder filled (`/deals/7/changelog`).
+            paginator: Another paginator than the row's own.
         """
         constant = endpoint.base_params() if isinstance(endpoint, Entity) else endpoint.params
         return self.paginate(
@@ -366,7 +367,7 @@ class PipedriveClient:
             token_cost=endpoint.token_cost,
             params={**constant, **(params or {})},
             data_selector=endpoint.data_selector,
-            paginator=paginator_for(endpoint) if isinstance(endpoint, Entity) else None,
+            paginator=paginator or (paginator_for(endpoint) if isinstance(endpoint, Entity) else None),
             bulk=bulk,
         )
 

@@ -6,6 +6,9 @@ load's `_dlt_load_id`; a row with an older load id is gone upstream. Such rows a
 row that comes back (a restored record) is merged again and is live again. Only complete reads
 count: a read cut short (budget stop, error) yields nothing and marks nothing.
 
+Rows a deletion sweep no longer found (`mark_swept`, see `pipedrive.sweeps`): flagged or deleted
+the same way, with the rows of a deal's children.
+
 Definitions that changed (`apply_field_changes`): an option renamed in Pipedrive does not change
 the records that hold it, so they are not read again; the rows already loaded get the new label
 here, in place, and the `deal_changes` rows the renamed field's name. A field whose type changed
@@ -15,17 +18,25 @@ Plain SQL through dlt's `sql_client` (tested on DuckDB and Postgres; standard SQ
 """
 
 import json
-from typing import Any, Collection, Dict, List, Mapping
+from typing import Any, Collection, Dict, List, Mapping, Tuple
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from ..entities import ENTITIES
+from ..entities import DEAL_CHILDREN, ENTITIES
 from ..fields.column_hints import DELETION_FOUND_COLUMN
 from ..schedule import utc_now
 
 SOFT_DELETE_COLUMN = "is_deleted"
 CHANGES_TABLE = "deal_changes"
+BATCH = 500
+"""Keys per UPDATE / DELETE statement."""
+DEPENDENT_ROWS: Dict[str, List[Tuple[str, str]]] = {
+    "deals": [(child.table, "deal_id") for child in DEAL_CHILDREN],
+    "persons": [("deal_participants", "person_id")],
+}
+"""Rows that go with a record a sweep found deleted: a deal's children, a person's participations
+(Pipedrive removes them without touching the deal)."""
 
 
 def tables_read_whole(complete_reads: Mapping[str, str], selected: Mapping[str, str]) -> List[str]:
@@ -122,3 +133,40 @@ def apply_field_changes(pipeline: dlt.Pipeline, pending: Mapping[str, List[Dict[
                 except DatabaseUndefinedRelation:
                     continue  # the table or column was never loaded: nothing to follow
     return reread
+
+
+def mark_swept(
+    pipeline: dlt.Pipeline, table: str, keys: Collection[Any], started: Any, hard_delete: bool, key: str = "id"
+) -> List[Any]:
+    """Flags (or deletes) the rows of `table` a complete sweep did not list, among those older than
+    the sweep's start; for deals, their child rows too. Returns the keys marked."""
+    found = utc_now()
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        column, flag = client.escape_column_name(key), client.escape_column_name(SOFT_DELETE_COLUMN)
+        updated = client.escape_column_name("update_time")
+        try:
+            rows = client.execute_sql(
+                f"SELECT {column} FROM {qualified} WHERE ({flag} IS NULL OR {flag} = FALSE) AND {updated} < %s", started
+            )
+        except DatabaseUndefinedRelation:
+            return []
+        gone = sorted({row[0] for row in rows} - set(keys), key=str)
+        targets = [(table, key), *DEPENDENT_ROWS.get(table, ())]
+        for start in range(0, len(gone), BATCH):
+            batch = gone[start:start + BATCH]
+            marks = ", ".join("%s" for _ in batch)
+            for target, target_key in targets:
+                name = client.make_qualified_table_name(target)
+                where = f"{client.escape_column_name(target_key)} IN ({marks})"
+                try:
+                    if hard_delete:
+                        client.execute_sql(f"DELETE FROM {name} WHERE {where}", *batch)
+                    elif target == table:
+                        found_col = client.escape_column_name(DELETION_FOUND_COLUMN)
+                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE, {found_col} = %s WHERE {where}", found, *batch)
+                    else:
+                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE WHERE {where}", *batch)
+                except DatabaseUndefinedRelation:
+                    continue
+    return gone

@@ -27,14 +27,15 @@ from dlt.extract.source import DltSource
 from .. import pipedrive_source
 from ..entities import ENTITIES, ApiVersion
 from ..fields.definitions import PENDING_CHANGES_KEY
-from ..schedule import due_now
+from ..schedule import due_now, utc_now
+from ..sweeps import SWEPT_AT_KEY, sweep_name
 from ..session import RunSession
 from .chunks import listings_with_more_pages, next_chunk
 from .destination import duckdb_kept_open, loader_file_format
 from .failures import NO_TOKEN, UsageError
 from .lock import run_lock
 from .dlt_internals import drop_resource_state, update_source_state
-from .maintenance import apply_field_changes, entity_tables_of, mark_rows_gone, tables_read_whole
+from .maintenance import apply_field_changes, entity_tables_of, mark_rows_gone, mark_swept, tables_read_whole
 from .recovery import TProgress, finish_interrupted_run, reload_resources, reopen_if_repaired, tables_to_reload
 from .summary import SOURCE_NAME, RunSummary, source_state, summarize
 
@@ -57,13 +58,16 @@ def select_tables(source: DltSource, names: Optional[Sequence[str]]) -> DltSourc
     """
     if not names:
         return source
-    table_of = {name: resource.table_name for name, resource in source.resources.items()}
+    sweeps = {sweep_name(e): e.name for e in ENTITIES if e.is_incremental}
+    table_of = {name: resource.table_name for name, resource in source.resources.items() if name not in sweeps}
     unknown = sorted(set(names) - set(table_of) - set(table_of.values()))
     if unknown:
         raise UsageError(
             f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
         )
-    return source.with_resources(*[n for n, table in table_of.items() if n in names or table in names])
+    chosen = {n for n, table in table_of.items() if n in names or table in names}
+    chosen |= {sweep for sweep, listing in sweeps.items() if listing in chosen}  # and their deletion sweeps
+    return source.with_resources(*[n for n in source.resources if n in chosen])
 
 
 def _reload_missing_tables(
@@ -155,6 +159,7 @@ def load(
                 if gone and info.loads_ids:
                     mark_rows_gone(pipeline, gone, info.loads_ids[-1], session.hard_delete)
                 rereads = _follow_field_changes(pipeline, selected)
+                _apply_sweeps(pipeline, session, selected)
                 if session.stopped_by is not None:
                     progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
                     break
@@ -181,6 +186,30 @@ def _follow_field_changes(pipeline: dlt.Pipeline, selected: Dict[str, str]) -> L
     if listings:
         drop_resource_state(pipeline, listings)
     return listings
+
+
+def _apply_sweeps(pipeline: dlt.Pipeline, session: RunSession, selected: Dict[str, str]) -> None:
+    """Marks what the chunk's complete deletion sweeps no longer found, table by table (a table
+    counts when every selected listing of it was swept), then notes the sweeps as applied."""
+    applied: List[str] = []
+    for table in sorted({result.table for result in session.sweeps}):
+        results = [result for result in session.sweeps if result.table == table]
+        listings = {e.name for e in ENTITIES if e.table == table and e.is_incremental and e.name in selected}
+        if not listings <= {result.listing for result in results}:
+            continue
+        entity = next(e for e in ENTITIES if e.name in listings)
+        keys = set().union(*(result.keys for result in results))
+        started = min(result.started for result in results)
+        mark_swept(pipeline, table, keys, started, session.hard_delete, key=entity.primary_key[0])
+        applied += [sweep_name(e) for e in ENTITIES if e.name in listings]
+    if applied:
+        now = utc_now().isoformat()
+
+        def note(state: Dict[str, Any]) -> None:
+            for name in applied:
+                state.setdefault("resources", {}).setdefault(name, {})[SWEPT_AT_KEY] = now
+
+        update_source_state(pipeline, SOURCE_NAME, note)
 
 
 def _tables_of(source: DltSource) -> Dict[str, str]:
