@@ -15,7 +15,7 @@ https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
 """
 
 from dataclasses import replace
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Sequence, Union
 
 import dlt
 from dlt.common.typing import TAnyDateTime
@@ -31,7 +31,7 @@ from .http.auth import source_auth
 from .http.base_url import resolve_base_url
 from .http.errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
 from .http.oauth import PipedriveOAuth, PipedriveOAuthCredentials
-from .listings import listing_resource
+from .listings import HISTORY_TABLES, listing_resource
 from .session import RunSession
 from .sweeps import sweep_resource
 
@@ -40,6 +40,7 @@ __all__ = [
     "PipedriveClient",
     "RequestStats",
     "RunSession",
+    "HISTORY_TABLES",
     "ENTITIES",
     "DEAL_CHILDREN",
     "FIELD_SETS",
@@ -70,6 +71,7 @@ def pipedrive_source(
     refresh_reference: bool = False,
     refresh_hours: Optional[Mapping[str, float]] = None,
     deletion_sweep_hours: float = 24.0,
+    history: Union[bool, Sequence[str]] = False,
     session: Optional[RunSession] = None,
 ) -> List[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
@@ -106,6 +108,9 @@ def pipedrive_source(
         deletion_sweep_hours: Read every incremental listing's keys once the last deletion sweep
             is this old, so records deleted in Pipedrive are flagged (or removed) - the API does
             not report them (`pipedrive.sweeps`; 0: every run; `pipedrive.run.load` applies them).
+        history: Keep every version of the records of these tables (True: every table of
+            `HISTORY_TABLES`) instead of only the latest: dlt's `scd2` merge, `_dlt_valid_from` /
+            `_dlt_valid_to` stamped with the run's time; a deletion closes the last version.
         session: What the sources of one run share (one client: rate limiter, token cap,
             counters); pass the same `RunSession` to the source of every chunk. `pipedrive.run`
             does. A new one by default.
@@ -115,6 +120,12 @@ def pipedrive_source(
     """
     session = session if session is not None else RunSession()
     session.hard_delete = hard_delete
+    session.history = set(HISTORY_TABLES if history is True else history or ())
+    unknown_history = session.history - set(HISTORY_TABLES)
+    if unknown_history:
+        raise PipedriveConfigError(
+            f"history: {', '.join(sorted(unknown_history))} cannot keep history; choose from {', '.join(HISTORY_TABLES)}"
+        )
 
     def make_client() -> PipedriveClient:
         auth = source_auth(api_token, oauth)
@@ -142,7 +153,7 @@ def pipedrive_source(
         listing_resource(
             entity, session, field_sets, start_date=start_date, hard_delete=hard_delete,
             max_pages_per_chunk=max_pages_per_chunk, refresh_hours=overrides.get(entity.table),
-            force_refresh=refresh_reference,
+            force_refresh=refresh_reference, history=entity.table in session.history,
         )
         for entity in entities
     ]

@@ -32,7 +32,7 @@ from dlt.common import logger
 from dlt.extract.resource import DltResource
 
 from .deal_children.queue import queued_deals
-from .entities import DEAL_LISTINGS, Entity, format_timestamp, to_updated_since
+from .entities import DEAL_LISTINGS, ENTITIES, Entity, format_timestamp, to_updated_since
 from .fields import FieldSetCache, RowBuilder
 from .fields.column_hints import builtin_column_hints, custom_field_hints, deletion_hints
 from .http import TDataPage
@@ -50,6 +50,10 @@ HAD_MORE_PAGES_KEY = "had_more_pages"
 _OLD_MORE_PAGES_KEY = "chunk_pending"
 """The name of `more_pages` before 2026-12 (read once, so a chunked backfill continues)."""
 TRows = List[Dict[str, Any]]
+HISTORY_TABLES = tuple(sorted({e.table for e in ENTITIES}))
+"""Tables that can keep every version of their records (`pipedrive_source(history=...)`): every
+listing's table. Not the deal children (a deal's products, participants and followers replace
+each other per deal; its changes are a history already) nor the field tables."""
 SHARED_LISTINGS = ("stages",)
 """Listings other resources of a run read too (the stage changes need each stage's pipeline):
 read once per run through `RunSession.memo`."""
@@ -305,7 +309,8 @@ class ListingReader:
             return
         with self.session.lock:
             record_complete_read(state, source_state, self.entity.table, (row for rows in pages for row in rows))
-        self.session.completed(self.entity.name, self.entity.table)
+        key = self.entity.primary_key[0]
+        self.session.completed(self.entity.name, self.entity.table, key, (row.get(key) for rows in pages for row in rows))
         yield from pages
 
 
@@ -319,6 +324,7 @@ def listing_resource(
     max_pages_per_chunk: Optional[int] = None,
     refresh_hours: Optional[float] = None,
     force_refresh: bool = False,
+    history: bool = False,
 ) -> DltResource:
     """The dlt resource of one entity row.
 
@@ -331,6 +337,9 @@ def listing_resource(
         max_pages_per_chunk: Pages a run reads of a chunkable listing (None: all).
         refresh_hours: Freshness interval of a listing read whole (default: the row's).
         force_refresh: Read a listing read whole even when it is not due.
+        history: Keep every version (dlt `scd2`): versions are identified by their content;
+            incremental reads retire only the records they bring (`merge_key`), complete reads of a
+            table read whole also the records they no longer list.
     """
     reader = ListingReader(
         entity, session, field_sets, max_pages=max_pages_per_chunk, force=force_refresh,
@@ -351,13 +360,18 @@ def listing_resource(
 
         generator = read_all
 
+    keys: Dict[str, Any] = {"primary_key": list(entity.primary_key), "write_disposition": "merge"}
+    if history:
+        keys = {
+            "write_disposition": {"disposition": "merge", "strategy": "scd2", "boundary_timestamp": utc_now()},
+            "merge_key": list(entity.primary_key) if entity.is_incremental else None,
+        }
     return dlt.resource(
         generator,
         name=entity.name,
         table_name=entity.table,
-        primary_key=list(entity.primary_key),
-        write_disposition="merge",
-        columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete)},
+        **keys,
+        columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete and not history)},
         selected=entity.selected,
         # listings overlap in dlt's extract pool: with network latency, one listing at a time
         # sends half the requests the burst window allows

@@ -9,7 +9,7 @@ they update shared parts of the source state from their threads.
 """
 
 import threading
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from .http import PipedriveClient, RequestStats
 from .http.errors import BudgetStop
@@ -21,14 +21,15 @@ class RunSession:
     Attributes:
         stats: The run's request and token counters.
         client: The client, once the first source of the run built it.
-        complete_reads: Resource -> table of the listings read whole in the current chunk.
+        complete_reads: Resource -> (table, key column, keys) of the listings read whole in the
+            current chunk.
         lock: Guards updates of shared source state from parallel resources.
     """
 
     def __init__(self) -> None:
         self.stats = RequestStats()
         self.client: Optional[PipedriveClient] = None
-        self.complete_reads: Dict[str, str] = {}
+        self.complete_reads: Dict[str, Tuple[str, str, Set[Any]]] = {}
         self.sweeps: List[Any] = []
         """`pipedrive.sweeps.SweepResult` of the sweeps completed in the current chunk."""
         self.lock = threading.RLock()
@@ -38,6 +39,8 @@ class RunSession:
         self.recents_asked = False
         self._memo: Dict[str, Any] = {}
         self.hard_delete = False
+        self.history: Set[str] = set()
+        """Tables that keep every version (dlt `scd2`)."""
         """The source's deletion mode (the protocol deletes or flags rows gone upstream)."""
 
     def memo(self, key: str, read: Callable[[], Any]) -> Any:
@@ -60,10 +63,10 @@ class RunSession:
         """The budget stop that ended the run early, if any."""
         return self.client.stopped_by if self.client is not None else None
 
-    def completed(self, resource: str, table: str) -> None:
-        """Records that a listing was read whole in this chunk."""
+    def completed(self, resource: str, table: str, key: str, keys: Iterable[Any]) -> None:
+        """Records that a listing was read whole in this chunk, and every key it listed."""
         with self.lock:
-            self.complete_reads[resource] = table
+            self.complete_reads[resource] = (table, key, set(keys))
 
     def start_chunk(self) -> None:
         """Forgets the previous chunk's complete reads."""

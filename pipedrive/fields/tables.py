@@ -55,7 +55,8 @@ def field_set_resource(
             rows.append(row)
         with session.lock:
             record_complete_read(dlt.current.resource_state(), dlt.current.source_state(), field_set.table, rows)
-        session.completed(field_set.table, field_set.table)
+        key = field_set.key_field
+        session.completed(field_set.table, field_set.table, key, (item.get(key) for item in raw))
         yield rows
 
     return dlt.resource(

@@ -1,13 +1,11 @@
 """Destination maintenance after a chunk is loaded: what only the destination can change.
 
-Rows gone upstream: a table read whole in the chunk holds, after the merge, every row the API returned with this
-load's `_dlt_load_id`; a row with an older load id is gone upstream. Such rows are flagged
-`is_deleted = true` with `deletion_found_time` (soft, the default) or deleted (`hard_delete`). A
-row that comes back (a restored record) is merged again and is live again. Only complete reads
-count: a read cut short (budget stop, error) yields nothing and marks nothing.
-
-Rows a deletion sweep no longer found (`mark_swept`, see `pipedrive.sweeps`): flagged or deleted
-the same way, with the rows of a deal's children.
+Rows gone upstream (`mark_gone`): after a complete read of a table read whole, or a deletion sweep
+of an incremental one (`pipedrive.sweeps`), the rows whose key the API no longer lists are flagged
+`is_deleted = true` with `deletion_found_time` (soft, the default), deleted (`hard_delete`), or in
+history mode their current version is closed; a deal's children and a person's participations go
+with them. A record that comes back (restored) is merged again and is live again. Only complete
+reads count: a read cut short (budget stop, error) yields nothing and marks nothing.
 
 Definitions that changed (`apply_field_changes`): an option renamed in Pipedrive does not change
 the records that hold it, so they are not read again; the rows already loaded get the new label
@@ -18,7 +16,7 @@ Plain SQL through dlt's `sql_client` (tested on DuckDB and Postgres; standard SQ
 """
 
 import json
-from typing import Any, Collection, Dict, List, Mapping, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Optional, Set, Tuple
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
@@ -28,6 +26,8 @@ from ..fields.column_hints import DELETION_FOUND_COLUMN
 from ..schedule import utc_now
 
 SOFT_DELETE_COLUMN = "is_deleted"
+VALID_FROM, VALID_TO = "_dlt_valid_from", "_dlt_valid_to"
+"""dlt's `scd2` validity columns (history mode)."""
 CHANGES_TABLE = "deal_changes"
 BATCH = 500
 """Keys per UPDATE / DELETE statement."""
@@ -39,45 +39,87 @@ DEPENDENT_ROWS: Dict[str, List[Tuple[str, str]]] = {
 (Pipedrive removes them without touching the deal)."""
 
 
-def tables_read_whole(complete_reads: Mapping[str, str], selected: Mapping[str, str]) -> List[str]:
-    """Tables every selected writer of which read whole in the chunk.
+def complete_tables(done: Mapping[str, Tuple[str, Collection[Any]]], writers: Mapping[str, str]) -> Dict[str, Set[Any]]:
+    """Table -> every key it has upstream, for the tables all of whose writers read them whole.
 
     Args:
-        complete_reads: Resource -> table of the resources that completed a read.
-        selected: Resource -> table of the chunk's selected resources.
+        done: Resource -> (table, keys) of the complete reads (or sweeps) of a chunk.
+        writers: Resource -> table of the resources that must all have read a table.
     """
-    tables = set(complete_reads.values())
-    return sorted(
-        table for table in tables
-        if all(name in complete_reads for name, written in selected.items() if written == table)
-    )
+    tables = {table for table, _ in done.values()}
+    return {
+        table: set().union(*(set(keys) for written, keys in done.values() if written == table))
+        for table in tables
+        if all(name in done for name, written in writers.items() if written == table)
+    }
 
 
-def mark_rows_gone(pipeline: dlt.Pipeline, tables: Collection[str], load_id: str, hard_delete: bool) -> int:
-    """Flags (or deletes) the rows of `tables` that the complete reads of load `load_id` did not
-    return; returns how many rows changed."""
-    changed = 0
+def mark_gone(
+    pipeline: dlt.Pipeline, table: str, keys: Collection[Any], *, hard_delete: bool, history: bool,
+    older_than: Optional[Any] = None, key: str = "id",
+) -> List[Any]:
+    """Flags, deletes or (history mode) closes the rows of `table` whose key a complete read or
+    sweep did not list, and the rows that depend on them; returns the keys marked.
+
+    Args:
+        pipeline: The pipeline that loaded the table.
+        table: The table.
+        keys: Every key the API lists now.
+        hard_delete: Delete instead of flagging.
+        history: The table keeps versions: close the current version instead.
+        older_than: Only rows last updated before this (a sweep's start): a record created or
+            changed while the sweep ran is not taken for deleted.
+        key: The table's key column.
+    """
+    found = utc_now()
+    with pipeline.sql_client() as client:
+        qualified = client.make_qualified_table_name(table)
+        column, flag = client.escape_column_name(key), client.escape_column_name(SOFT_DELETE_COLUMN)
+        valid_to = client.escape_column_name(VALID_TO)
+        alive = f"{valid_to} IS NULL" if history else f"({flag} IS NULL OR {flag} = FALSE)"
+        args: List[Any] = []
+        if older_than is not None:
+            alive += f" AND {client.escape_column_name('update_time')} < %s"
+            args.append(older_than)
+        try:
+            rows = client.execute_sql(f"SELECT {column} FROM {qualified} WHERE {alive}", *args)
+        except DatabaseUndefinedRelation:
+            return []
+        gone = sorted({row[0] for row in rows} - set(keys), key=str)
+        targets = [(table, key), *DEPENDENT_ROWS.get(table, ())]
+        for start in range(0, len(gone), BATCH):
+            batch = gone[start:start + BATCH]
+            marks = ", ".join("%s" for _ in batch)
+            for target, target_key in targets:
+                name = client.make_qualified_table_name(target)
+                where = f"{client.escape_column_name(target_key)} IN ({marks})"
+                try:
+                    if history and target == table:
+                        client.execute_sql(f"UPDATE {name} SET {valid_to} = %s WHERE {where} AND {valid_to} IS NULL", found, *batch)
+                    elif hard_delete:
+                        client.execute_sql(f"DELETE FROM {name} WHERE {where}", *batch)
+                    elif target == table:
+                        found_col = client.escape_column_name(DELETION_FOUND_COLUMN)
+                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE, {found_col} = %s WHERE {where}", found, *batch)
+                    else:
+                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE WHERE {where}", *batch)
+                except DatabaseUndefinedRelation:
+                    continue
+    return gone
+
+
+def close_deleted_versions(pipeline: dlt.Pipeline, tables: Collection[str]) -> None:
+    """History mode: a record Pipedrive reports deleted (a deal with `is_deleted`) arrives as a new
+    version; that version is closed at once, so it is never current and "as of" a later time the
+    record does not exist."""
     with pipeline.sql_client() as client:
         for table in tables:
             qualified = client.make_qualified_table_name(table)
-            flag, found = client.escape_column_name(SOFT_DELETE_COLUMN), client.escape_column_name(DELETION_FOUND_COLUMN)
-            load = client.escape_column_name("_dlt_load_id")
+            flag, valid_from, valid_to = (client.escape_column_name(c) for c in (SOFT_DELETE_COLUMN, VALID_FROM, VALID_TO))
             try:
-                if hard_delete:
-                    count = client.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {load} <> %s", load_id)[0][0]
-                    if count:
-                        client.execute_sql(f"DELETE FROM {qualified} WHERE {load} <> %s", load_id)
-                else:
-                    alive = f"{load} <> %s AND ({flag} IS NULL OR {flag} = FALSE)"
-                    count = client.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {alive}", load_id)[0][0]
-                    if count:
-                        client.execute_sql(
-                            f"UPDATE {qualified} SET {flag} = TRUE, {found} = %s WHERE {alive}", utc_now(), load_id
-                        )
+                client.execute_sql(f"UPDATE {qualified} SET {valid_to} = {valid_from} WHERE {flag} = TRUE AND {valid_to} IS NULL")
             except DatabaseUndefinedRelation:
-                continue  # never loaded a row: nothing to mark
-            changed += int(count)
-    return changed
+                continue
 
 
 def entity_tables_of(field_set: str) -> List[str]:
@@ -133,40 +175,3 @@ def apply_field_changes(pipeline: dlt.Pipeline, pending: Mapping[str, List[Dict[
                 except DatabaseUndefinedRelation:
                     continue  # the table or column was never loaded: nothing to follow
     return reread
-
-
-def mark_swept(
-    pipeline: dlt.Pipeline, table: str, keys: Collection[Any], started: Any, hard_delete: bool, key: str = "id"
-) -> List[Any]:
-    """Flags (or deletes) the rows of `table` a complete sweep did not list, among those older than
-    the sweep's start; for deals, their child rows too. Returns the keys marked."""
-    found = utc_now()
-    with pipeline.sql_client() as client:
-        qualified = client.make_qualified_table_name(table)
-        column, flag = client.escape_column_name(key), client.escape_column_name(SOFT_DELETE_COLUMN)
-        updated = client.escape_column_name("update_time")
-        try:
-            rows = client.execute_sql(
-                f"SELECT {column} FROM {qualified} WHERE ({flag} IS NULL OR {flag} = FALSE) AND {updated} < %s", started
-            )
-        except DatabaseUndefinedRelation:
-            return []
-        gone = sorted({row[0] for row in rows} - set(keys), key=str)
-        targets = [(table, key), *DEPENDENT_ROWS.get(table, ())]
-        for start in range(0, len(gone), BATCH):
-            batch = gone[start:start + BATCH]
-            marks = ", ".join("%s" for _ in batch)
-            for target, target_key in targets:
-                name = client.make_qualified_table_name(target)
-                where = f"{client.escape_column_name(target_key)} IN ({marks})"
-                try:
-                    if hard_delete:
-                        client.execute_sql(f"DELETE FROM {name} WHERE {where}", *batch)
-                    elif target == table:
-                        found_col = client.escape_column_name(DELETION_FOUND_COLUMN)
-                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE, {found_col} = %s WHERE {where}", found, *batch)
-                    else:
-                        client.execute_sql(f"UPDATE {name} SET {flag} = TRUE WHERE {where}", *batch)
-                except DatabaseUndefinedRelation:
-                    continue
-    return gone

@@ -35,7 +35,7 @@ from .destination import duckdb_kept_open, loader_file_format
 from .failures import NO_TOKEN, UsageError
 from .lock import run_lock
 from .dlt_internals import drop_resource_state, update_source_state
-from .maintenance import apply_field_changes, entity_tables_of, mark_rows_gone, mark_swept, tables_read_whole
+from .maintenance import apply_field_changes, close_deleted_versions, complete_tables, entity_tables_of, mark_gone
 from .recovery import TProgress, finish_interrupted_run, reload_resources, reopen_if_repaired, tables_to_reload
 from .summary import SOURCE_NAME, RunSummary, source_state, summarize
 
@@ -155,11 +155,8 @@ def load(
                     refresh=("drop_resources" if tables else "drop_sources") if full_refresh and not chunks else None,
                 )
                 chunks += 1
-                gone = tables_read_whole(session.complete_reads, _tables_of(source))
-                if gone and info.loads_ids:
-                    mark_rows_gone(pipeline, gone, info.loads_ids[-1], session.hard_delete)
+                _mark_gone_upstream(pipeline, session, _tables_of(source), selected)
                 rereads = _follow_field_changes(pipeline, selected)
-                _apply_sweeps(pipeline, session, selected)
                 if session.stopped_by is not None:
                     progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
                     break
@@ -188,20 +185,28 @@ def _follow_field_changes(pipeline: dlt.Pipeline, selected: Dict[str, str]) -> L
     return listings
 
 
-def _apply_sweeps(pipeline: dlt.Pipeline, session: RunSession, selected: Dict[str, str]) -> None:
-    """Marks what the chunk's complete deletion sweeps no longer found, table by table (a table
-    counts when every selected listing of it was swept), then notes the sweeps as applied."""
+def _mark_gone_upstream(
+    pipeline: dlt.Pipeline, session: RunSession, chunk: Dict[str, str], selected: Dict[str, str]
+) -> None:
+    """Marks what the chunk's complete reads and deletion sweeps no longer found (a table counts
+    when every writer of it in the chunk read it whole, or every selected listing of it was swept),
+    closes the versions of deleted records in history mode, and notes the sweeps as applied."""
+    options = {"hard_delete": session.hard_delete}
+    done = {name: (table, keys) for name, (table, _, keys) in session.complete_reads.items()}
+    key_of = {table: key for table, key, _ in session.complete_reads.values()}
+    read_whole = {name: table for name, table in chunk.items() if name in session.complete_reads or _reads_whole(name)}
+    for table, keys in complete_tables(done, read_whole).items():
+        mark_gone(pipeline, table, keys, history=table in session.history, key=key_of[table], **options)
+    swept = {result.listing: (result.table, result.keys) for result in session.sweeps}
+    listings = {e.name: e.table for e in ENTITIES if e.is_incremental and e.name in selected}
     applied: List[str] = []
-    for table in sorted({result.table for result in session.sweeps}):
-        results = [result for result in session.sweeps if result.table == table]
-        listings = {e.name for e in ENTITIES if e.table == table and e.is_incremental and e.name in selected}
-        if not listings <= {result.listing for result in results}:
-            continue
-        entity = next(e for e in ENTITIES if e.name in listings)
-        keys = set().union(*(result.keys for result in results))
-        started = min(result.started for result in results)
-        mark_swept(pipeline, table, keys, started, session.hard_delete, key=entity.primary_key[0])
-        applied += [sweep_name(e) for e in ENTITIES if e.name in listings]
+    for table, keys in complete_tables(swept, listings).items():
+        started = min(result.started for result in session.sweeps if result.table == table)
+        entity = next(e for e in ENTITIES if e.table == table)
+        mark_gone(pipeline, table, keys, history=table in session.history, older_than=started,
+                  key=entity.primary_key[0], **options)
+        applied += [sweep_name(e) for e in ENTITIES if e.name in listings and e.table == table]
+    close_deleted_versions(pipeline, session.history & set(chunk.values()))
     if applied:
         now = utc_now().isoformat()
 
@@ -210,6 +215,12 @@ def _apply_sweeps(pipeline: dlt.Pipeline, session: RunSession, selected: Dict[st
                 state.setdefault("resources", {}).setdefault(name, {})[SWEPT_AT_KEY] = now
 
         update_source_state(pipeline, SOURCE_NAME, note)
+
+
+def _reads_whole(resource: str) -> bool:
+    """A listing without a cursor, or a field table: a read of it is a complete read."""
+    entity = next((e for e in ENTITIES if e.name == resource), None)
+    return (entity is not None and not entity.is_incremental) or resource.endswith("_fields")
 
 
 def _tables_of(source: DltSource) -> Dict[str, str]:
