@@ -371,7 +371,7 @@ def listing_resource(
         name=entity.name,
         table_name=entity.table,
         **keys,
-        columns={**builtin_column_hints(entity), **deletion_hints(entity, hard_delete and not history)},
+        columns={**builtin_column_hints(entity.table), **deletion_hints(entity, hard_delete and not history)},
         selected=entity.selected,
         # listings overlap in dlt's extract pool: with network latency, one listing at a time
         # sends half the requests the burst window allows

@@ -1,7 +1,7 @@
 """Pipedrive API simulator: a deterministic fake company account served over HTTP.
 
 `pipedrive_sim.data` is the account (records, history, mutations, virtual clock) and
-`pipedrive_sim.http` serves it (`SimServer`); see docs/DESIGN.md sections 1 and 3.
+`pipedrive_sim.http` serves it (`SimServer`); see docs/sim-api.md.
 """
 
 from .data import Account, VirtualClock

@@ -51,6 +51,7 @@ from ..entities import (
     parse_timestamp,
 )
 from ..fields import FieldSetCache, RowBuilder
+from ..fields.column_hints import builtin_column_hints
 from ..http import TDataPage
 from ..http.concurrency import FanOut, deliver, in_flight_target
 from ..http.errors import BudgetStop, NotFoundError
@@ -88,9 +89,11 @@ def stage_changed_since(deal: Mapping[str, Any], since: Optional[datetime]) -> b
     return since is None or parse_timestamp(changed) >= since
 
 
-def child_columns() -> TTableSchemaColumns:
-    """Column hints every child table gets: tombstone, deletion flag, deal id, timestamps."""
+def child_columns(table: str) -> TTableSchemaColumns:
+    """Column hints of a child table: its known typed columns, tombstone, deletion flag, deal id,
+    timestamps."""
     columns: TTableSchemaColumns = {
+        **builtin_column_hints(table),
         TOMBSTONE_COLUMN: {"name": TOMBSTONE_COLUMN, "data_type": "bool", "nullable": True, "hard_delete": True},
         DELETED_COLUMN: {"name": DELETED_COLUMN, "data_type": "bool", "nullable": True},
         "deal_id": {"name": "deal_id", "data_type": "bigint", "nullable": False},
@@ -379,7 +382,7 @@ def _transformer(
     read: Callable[[TDataPage], Iterator[Any]], child: DealChild, name: str, parent: DltResource
 ) -> DltResource:
     """Wraps `read` as the transformer `name` of `child`, fed by `parent`, with its write hints."""
-    hints: Dict[str, Any] = {"primary_key": list(child.primary_key), "columns": child_columns()}
+    hints: Dict[str, Any] = {"primary_key": list(child.primary_key), "columns": child_columns(child.table)}
     if not child.history:
         hints["merge_key"] = "deal_id"
     return dlt.transformer(

@@ -84,6 +84,11 @@ _TASK = (
     "add_time assignee_ids creator_id description due_date id is_done is_milestone "
     "marked_as_done_time parent_task_id priority project_id start_date title update_time"
 )
+_DEAL_PRODUCT = (
+    "add_time billing_frequency billing_frequency_cycles billing_start_date comments currency "
+    "deal_id discount discount_type id is_enabled item_price name order_nr product_id "
+    "product_variation_id quantity sum tax tax_method update_time"
+)
 # the lead `value` object is flattened into these columns
 _LEAD_FLATTENED = "value__amount value__currency"
 
@@ -97,6 +102,7 @@ RECORD_KEYS: Mapping[str, FrozenSet[str]] = {
     "projects": frozenset(_PROJECT.split()),
     "tasks": frozenset(_TASK.split()),
     "notes": frozenset(_NOTE.split()),
+    "deal_products": frozenset(_DEAL_PRODUCT.split()),
 }
 """Top-level record keys per table (v2 item schema + `include_fields`, v1 item schema)."""
 
@@ -108,6 +114,9 @@ TIMESTAMP_COLUMNS = (
 )
 DATE_COLUMNS = ("expected_close_date", "due_date", "start_date", "end_date")
 DECIMAL_COLUMNS = ("value", "arr", "mrr", "acv", "value__amount", "tax")
+# JSON has one number type: a whole price arrives as `100`, which dlt would type bigint, and the
+# next `99.5` would then land in a variant column `item_price__v_double`
+NUMBER_COLUMNS = ("sum", "item_price", "discount", "quantity")
 BOOL_COLUMNS = (
     "is_deleted", "is_archived", "active_flag", "done", "busy", "is_done", "is_milestone",
 )
@@ -116,6 +125,7 @@ BUILTIN_COLUMN_TYPES: Mapping[str, TDataType] = {
     **{name: "timestamp" for name in TIMESTAMP_COLUMNS},
     **{name: "date" for name in DATE_COLUMNS},
     **{name: "decimal" for name in DECIMAL_COLUMNS},
+    **{name: "double" for name in NUMBER_COLUMNS},
     **{name: "bool" for name in BOOL_COLUMNS},
 }
 
@@ -189,11 +199,12 @@ def deletion_hints(entity: Entity, hard_delete: bool) -> TTableSchemaColumns:
     return {name: column, DELETION_FOUND_COLUMN: found}
 
 
-def builtin_column_hints(entity: Entity) -> TTableSchemaColumns:
-    """Types of the entity's known date, money and boolean columns (from `RECORD_KEYS`)."""
-    known = RECORD_KEYS.get(entity.table, frozenset())
+def builtin_column_hints(table: str) -> TTableSchemaColumns:
+    """Types of the table's known date, money, number and boolean columns (from `RECORD_KEYS`)."""
+    known = RECORD_KEYS.get(table, frozenset())
     return {
         name: {"name": name, "data_type": data_type, "nullable": True}
         for name, data_type in sorted(BUILTIN_COLUMN_TYPES.items())
         if name in known
     }
+

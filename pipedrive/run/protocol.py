@@ -60,12 +60,12 @@ def select_tables(source: DltSource, names: Optional[Sequence[str]]) -> DltSourc
         return source
     sweeps = {sweep_name(e): e.name for e in ENTITIES if e.is_incremental}
     table_of = {name: resource.table_name for name, resource in source.resources.items() if name not in sweeps}
-    unknown = sorted(set(names) - set(table_of) - set(table_of.values()))
+    unknown = sorted(set(names) - set(table_of) - set(table_of.values()) - set(sweeps))
     if unknown:
         raise UsageError(
             f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
         )
-    chosen = {n for n, table in table_of.items() if n in names or table in names}
+    chosen = {n for n, table in table_of.items() if n in names or table in names} | (set(names) & set(sweeps))
     chosen |= {sweep for sweep, listing in sweeps.items() if listing in chosen}  # and their deletion sweeps
     return source.with_resources(*[n for n in source.resources if n in chosen])
 

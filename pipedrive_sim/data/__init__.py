@@ -5,7 +5,7 @@ history (deal change events, flow items, mail, per-deal children), the reference
 (users, pipelines, stages, currencies, ...), the virtual clock and the mutation API tests use
 to change the account. It knows nothing about HTTP and never imports `pipedrive_sim.http`.
 The HTTP layer reads it only through the names exported here: `Account` and its read API
-(docs/DESIGN.md section 3), plus a few facts about record shapes that the HTTP layer's
+(docs/sim-api.md), plus a few facts about record shapes that the HTTP layer's
 filters and caches need (`is_archived`, `INCLUDE_FIELDS`, `V2_ENTITIES`, `UPDATE_TIME_FIELD`).
 """
 

@@ -3,7 +3,7 @@
 The account stores records in the API shape of the endpoint that serves them (v2 shape for
 v2 entities, v1 shape for v1 entities) as plain dicts ready for orjson. The HTTP layer reads
 them only through this class: `records`, `version`, `to_v1`, `fields` and the per-deal
-accessors (docs/DESIGN.md section 3). Tests and benchmarks change them through the mutation
+accessors (docs/sim-api.md). Tests and benchmarks change them through the mutation
 API, which lives in its own mixins (`mutations.RecordMutations` for records,
 `field_mutations.FieldMutations` for field definitions; both build on `AccountState`): every
 mutation stamps `update_time` from the virtual clock and bumps `version(entity)`, which is how

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 # the autouse `_dlt_env` applies here too: no telemetry, fast retries, cwd in tmp_path
-from tests.source.conftest import Loader, _dlt_env, settled_log  # noqa: F401
+from tests.helpers.loader import Loader, dlt_env, settled_log  # noqa: F401 - dlt_env: autouse fixture
 
 DEAL_LISTINGS = ("deals", "deals_archived")
 SNAPSHOT_CHILDREN = ("deal_products", "deal_participants", "deal_followers")

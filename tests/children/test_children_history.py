@@ -16,7 +16,7 @@ from tests.children.conftest import (
     requests_to,
     truth_changes,
 )
-from tests.source.conftest import Loader, settled_log
+from tests.helpers.loader import Loader, settled_log
 
 RESOURCES = child_resources("deal_changes", "deal_stage_changes")
 def _truth_stage_moves(account: Any) -> Counter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from tests.children.conftest import ALL_CHILDREN, child_resources
-from tests.source.conftest import Loader, settled_log
+from tests.helpers.loader import Loader, settled_log
 
 BURST = 30  # requests per rolling 2-second window
 LATENCY_MS = 40

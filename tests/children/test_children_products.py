@@ -10,7 +10,7 @@ import pytest
 
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.children.conftest import batch_ids, child_resources, requests_to
-from tests.source.conftest import Loader
+from tests.helpers.loader import Loader
 
 PAGE = 500
 BATCH = 100

@@ -17,7 +17,7 @@ from tests.children.conftest import (
     loaded_changes,
     truth_changes,
 )
-from tests.source.conftest import Loader, settled_log
+from tests.helpers.loader import Loader, settled_log
 
 CAP = 4000
 PER_DEAL = ("v1 /deals/{id}/changelog", "v1 /deals/{id}/participants", "v2 /deals/{id}/followers")

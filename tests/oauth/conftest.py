@@ -16,7 +16,7 @@ from pipedrive.http.oauth import PipedriveOAuth
 from pipedrive_sim import SimServer
 from pipedrive_sim.http.oauth import ENDPOINT as TOKEN_ENDPOINT
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
-from tests.source.conftest import _dlt_env  # noqa: F401 - fixture used by _oauth_env
+from tests.helpers.loader import dlt_env  # noqa: F401 - fixture used by _oauth_env
 
 CLIENT_ID = "pd-test-client"
 CLIENT_SECRET = "pdCLIENTsecret0123456789abcdef"
@@ -27,8 +27,8 @@ ENV = "SOURCES__PIPEDRIVE__OAUTH__"
 
 
 @pytest.fixture(autouse=True)
-def _oauth_env(_dlt_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """On top of `_dlt_env` (no telemetry, fast retries, cwd in tmp_path): no Pipedrive config
+def _oauth_env(dlt_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """On top of `dlt_env` (no telemetry, fast retries, cwd in tmp_path): no Pipedrive config
     from elsewhere, no token shared across tests."""
     for key in list(os.environ):
         if key.startswith("SOURCES__PIPEDRIVE__"):

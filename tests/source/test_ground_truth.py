@@ -18,7 +18,7 @@ import pytest
 
 from pipedrive_sim import Account
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
-from tests.source.conftest import Loader
+from tests.helpers.loader import Loader
 
 # table -> (ground-truth entity, field set, API shape of the records)
 CUSTOM_FIELD_TABLES = {

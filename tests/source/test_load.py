@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from pipedrive.entities import DEAL_CHILDREN, ENTITIES, FIELD_SETS
-from tests.source.conftest import Loader
+from tests.helpers.loader import Loader
 
 # ground-truth entity key per table loaded from one listing (archived ones merge in)
 TABLE_ENTITY = {
@@ -311,7 +311,7 @@ def test_unfilterable_desc_listing_stops_at_the_cursor(sim_server: Any, make_loa
     from pipedrive.http.client import PipedriveClient
     from pipedrive.listings import listing_resource
     from pipedrive.session import RunSession
-    from tests.source.conftest import SIM_TOKEN, settled_log
+    from tests.helpers.loader import SIM_TOKEN, settled_log
 
     files = dataclasses.replace(ENTITIES_BY_NAME["files"], page_size=2)
     loader = make_loader(sim_server)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from pipedrive_sim import SimServer
-from tests.source.conftest import Loader
+from tests.helpers.loader import Loader
 
 PROJECT_RESOURCES = ("projects", "projects_archived")
 

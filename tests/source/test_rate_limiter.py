@@ -138,14 +138,14 @@ def test_429s_of_requests_already_in_flight_are_one_event() -> None:
         limiter.acquire()
     clock.now += 0.1
     _answer(limiter, remaining=0, limit=480)
-    for _ in range(12):
-        limiter.on_rate_limited(1.0)
+    for _ in range(12):  # all sent at 1000.0, before the first 429 came back
+        limiter.on_rate_limited(1.0, elapsed=clock.now - 1000.0)
         clock.now += 0.01
     assert limiter.rate_limited == 12
     assert limiter.pace == 1.0 and limiter.margin == pytest.approx(WINDOW_MARGIN + WINDOW_MARGIN_STEP)
     limiter.acquire()
     assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + limiter.margin), abs=1e-6)  # the window, no backoff
-    limiter.on_rate_limited(1.0)  # after the wait: a repeat, which backs off
+    limiter.on_rate_limited(1.0, elapsed=0.1)  # sent after the reaction: a repeat, which backs off
     assert limiter.pace == 0.5
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from pipedrive.http.client import PipedriveClient
-from tests.source.conftest import Loader
+from tests.helpers.loader import Loader
 
 SECRET = "pdSECRETtoken0123456789abcdef0123456789"
 

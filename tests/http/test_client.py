@@ -22,7 +22,7 @@ from pipedrive.http.errors import (
     TokenBudgetExceededError,
     error_for_response,
 )
-from tests.source.conftest import SIM_TOKEN, settled_log
+from tests.helpers.loader import SIM_TOKEN, settled_log
 
 
 def _client(server: Any, **kwargs: Any) -> PipedriveClient:
