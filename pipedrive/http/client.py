@@ -26,6 +26,7 @@ from requests.auth import AuthBase
 
 from ..entities import ApiVersion, Endpoint, Entity, Paging
 from .auth import PipedriveTokenAuth
+from .concurrency import MAX_IN_FLIGHT
 from .errors import (
     BudgetStop,
     DailyBudgetExceededError,
@@ -39,7 +40,9 @@ from .rate_limiter import RateLimitedAdapter, RateLimiter, seconds_in_flight
 TDataPage = List[Dict[str, Any]]
 
 RETRY_STATUS_CODES = tuple(range(500, 600))
-ADAPTER_POOL_SIZE = 50
+ADAPTER_POOL_SIZE = MAX_IN_FLIGHT + 32
+"""Connections kept open: the fan-out's most plus dlt's extract workers (the listings); a request
+beyond the pool opens a connection of its own and drops it afterwards."""
 
 
 @dataclass
@@ -133,7 +136,7 @@ class ResponseMeter:
                 # dlt's retry waits for Retry-After; Pipedrive sends x-ratelimit-reset
                 response.headers["Retry-After"] = reset
             if _is_retryable(response, None):  # burst, not the daily budget
-                limiter.on_rate_limited(_seconds(reset))
+                limiter.on_rate_limited(_seconds(reset), seconds_in_flight(response))
         return response
 
 

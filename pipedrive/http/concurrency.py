@@ -3,7 +3,7 @@
 The burst limit caps the rate (`x-ratelimit-limit` per 2-s window: 20 on Lite to 480 on Ultimate
 with OAuth), the latency decides how many requests that rate needs in flight: by Little's law,
 `in flight = rate x time in flight`. At 100 ms, Lite needs one request in flight and Ultimate
-with OAuth 24; a fixed pool is either too small for the high plans (dlt's 5 extract workers capped
+with OAuth 24 (a window with free slots calls for more for a moment: `BURST_SECONDS`); a fixed pool is either too small for the high plans (dlt's 5 extract workers capped
 every plan at ~39 requests/s, bench/RESULTS.md #6) or idles threads that only wait for the
 limiter on the low ones. `in_flight_target` therefore sizes from what the `RateLimiter` learned:
 the limit (at its current pace, without another client's share) and the moving average of the
@@ -37,6 +37,10 @@ HEADROOM = 0.25
 (parsing, shaping, waiting for the interpreter) and the latency's spread."""
 SPARE = 2
 """Requests in flight beyond that: a slow response does not leave the window unused."""
+BURST_SECONDS = 0.5
+"""The free part of the window is to be used within this time: a run that starts (or resumes
+after a pause) on an empty window of 480 requests sends its first few hundred in a few round
+trips instead of at the sustained pace, which is most of a short incremental run."""
 MAX_IN_FLIGHT = 64
 """Upper bound of the target: Ultimate with OAuth (240 requests/s) at 200 ms needs ~62."""
 IDLE_SECONDS = 1.0
@@ -44,16 +48,19 @@ IDLE_SECONDS = 1.0
 
 
 def in_flight_target(limiter: RateLimiter) -> int:
-    """Requests to keep in flight so the window is used fully: rate x latency, with headroom.
+    """Requests to keep in flight so the window is used fully: rate x latency, with headroom,
+    or more while the window has room for a burst (its free slots within `BURST_SECONDS`).
 
     Args:
-        limiter: The run's limiter (its rate and the measured time in flight).
+        limiter: The run's limiter (its rate, free slots and the measured time in flight).
 
     Returns:
         Between 1 and `MAX_IN_FLIGHT`.
     """
-    needed = limiter.requests_per_second * limiter.expected_latency * (1 + HEADROOM)
-    return max(1, min(MAX_IN_FLIGHT, math.ceil(needed) + SPARE))
+    latency = limiter.expected_latency
+    sustained = math.ceil(limiter.requests_per_second * latency * (1 + HEADROOM)) + SPARE
+    burst = math.ceil(limiter.free_in_window * latency / BURST_SECONDS)
+    return max(1, min(MAX_IN_FLIGHT, max(sustained, burst)))
 
 
 class FanOut:

@@ -40,6 +40,10 @@ of a medium run on a busy machine left an 11% margin for the rest of the run: 18
 requests/s (bench/RESULTS.md, benchmark 2). Per second, not per response: at Ultimate's 240
 requests/s a step given back per 100 responses was gone in 0.4 s, and the same late arrivals
 met the next 429 (bench/RESULTS.md, benchmark 6)."""
+OWN_SHARE = 0.9
+"""A 429 is our own (late arrivals, not another client) when our log holds this share of the
+window: at 240 requests/s a few of ours arriving 20 ms late look like another client's share of a
+few requests in the server's count."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
 IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
@@ -138,6 +142,7 @@ class RateLimiter:
         self._local = threading.local()
         self._waiting_ahead_of_bulk = 0
         self._recent_429s: List[float] = []
+        self._reacted_at: float = float("-inf")
         self.latency: Optional[float] = None
 
     @property
@@ -151,6 +156,14 @@ class RateLimiter:
         reserve and what another client on the token uses, spread over the window."""
         with self._lock:
             return max(1, self._allowed_in_window()) / self.window
+
+    @property
+    def free_in_window(self) -> int:
+        """Requests our share of the window would take right now (0 when it is full)."""
+        with self._lock:
+            span = self.window * (1 + self.margin)
+            in_window = len(self._sent) - bisect.bisect_right(self._sent, self._clock() - span)
+            return max(0, self._allowed_in_window() - in_window)
 
     @property
     def expected_latency(self) -> float:
@@ -287,50 +300,64 @@ class RateLimiter:
                         self.margin = max(WINDOW_MARGIN, self.margin - recovered)
                         self._margin_at = now
 
-    def on_rate_limited(self, reset: Optional[float]) -> None:
-        """Reacts to a 429: everybody waits for the window reset, then, by its cause:
+    def on_rate_limited(self, reset: Optional[float], elapsed: Optional[float] = None) -> None:
+        """Reacts to a 429 by its cause:
 
-        - a repeated 429 (another within `REPEAT_WINDOW_SECONDS`): the model of the window is
-          wrong, whoever caused it, so back off exponentially - the wait doubles with every repeat
-          (up to `MAX_BACKOFF_SECONDS`) and the pace halves (down to `MIN_PACE`). This bounds our
-          429s in any short span, which is what keeps the token clear of the Cloudflare block even
-          next to an integration that never backs off;
-        - our own log explains the full window (no foreign share): some of our requests reached
-          the server later than the margin allows, so the margin widens (up to
-          `MAX_WINDOW_MARGIN`, given back step by step on successes) and the pace stays;
-        - another client shares the token: the pace halves and recovers step by step.
+        - a repeated 429 (another reaction within `REPEAT_WINDOW_SECONDS`): the model of the window
+          is wrong, whoever caused it, so everybody waits for the window reset, and longer with
+          every repeat (doubling up to `MAX_BACKOFF_SECONDS`), and the pace halves (down to
+          `MIN_PACE`). This bounds our 429s in any short span, which is what keeps the token clear
+          of the Cloudflare block even next to an integration that never backs off;
+        - our own log explains (nearly) the full window (`OWN_SHARE`): some of our requests
+          reached the server later than the margin allows, so the margin widens (up to
+          `MAX_WINDOW_MARGIN`, given back over time). The wider margin itself holds the next
+          requests back until enough of ours have left the window; waiting for the server's reset
+          on top (whole seconds, at least 1) idled Ultimate's 240 requests/s for 1-2 s per 429;
+        - another client shares the token: everybody waits for the reset, the pace halves and
+          recovers step by step;
+        - nothing explains it (no rate-limit headers): everybody waits for the reset.
 
-        A 429 that arrives while everybody waits after the previous one belongs to a request sent
-        before that reaction (nothing is sent while blocked): it is counted, not reacted to again.
-        At Ultimate's rate a dozen requests are in flight when the first 429 comes back; taken as
-        a dozen repeats they backed off for 32 s and cut the pace to a tenth.
+        A 429 of a request sent before the last reaction (the dozen in flight at a high rate when
+        the first 429 comes back) is counted, not reacted to again: taken as repeats, such a dozen
+        backed off for 32 s and cut the pace to a tenth.
 
         Args:
             reset: Seconds until the window resets (`x-ratelimit-reset`, relative), if known.
+            elapsed: Seconds the request was in flight (`seconds_in_flight`), to tell when it was
+                sent; None: sent just now.
         """
         wait = reset if reset is not None and reset > 0 else self.window
         with self._lock:
             now = self._clock()
             self.rate_limited += 1
-            if now < self._blocked_until:
+            sent_at = now - max(0.0, elapsed) if elapsed is not None else now
+            if sent_at < self._reacted_at or now < self._blocked_until:
                 return
+            self._reacted_at = now
             self._recent_429s = [t for t in self._recent_429s if t > now - REPEAT_WINDOW_SECONDS] + [now]
             repeats = len(self._recent_429s) - 1
+            span = self.window * (1 + self.margin) + ARRIVAL_SLACK
+            ours = self._sent_between(sent_at - span, sent_at + ARRIVAL_SLACK)
             if repeats:
                 wait = min(MAX_BACKOFF_SECONDS, wait * 2**repeats)
                 self.pace = max(MIN_PACE, self.pace / 2)
                 self._pace_at = now
-                reaction = f"{repeats + 1} x 429 within {REPEAT_WINDOW_SECONDS:.0f} s: backing off to {self.pace:.0%} of the window"
-            elif self.foreign:
-                self.pace = max(MIN_PACE, self.pace / 2)
-                self._pace_at = now
-                reaction = f"slowing down to {self.pace:.0%} of the window"
-            else:
+                reaction = f"{repeats + 1} x 429 within {REPEAT_WINDOW_SECONDS:.0f} s: waiting {wait:.1f} s, backing off to {self.pace:.0%} of the window"
+            elif ours >= OWN_SHARE * max(1, math.floor(self.effective_limit * self.pace) - self.reserve):
+                # nearly all of the window is ours: a few of ours arrived late, whatever small
+                # share the server's count put beyond our log
                 self.margin = min(MAX_WINDOW_MARGIN, self.margin + WINDOW_MARGIN_STEP)
                 self._margin_at = now
                 reaction = f"widening the window margin to {self.margin:.0%}"
+                wait = 0.0
+            elif self.foreign:
+                self.pace = max(MIN_PACE, self.pace / 2)
+                self._pace_at = now
+                reaction = f"waiting {wait:.1f} s, slowing down to {self.pace:.0%} of the window"
+            else:  # nothing explains it (no headers): wait for the reset
+                reaction = f"waiting {wait:.1f} s"
             self._blocked_until = max(self._blocked_until, now + wait)
-        logger.warning(f"Pipedrive burst rate limit hit (429); waiting {wait:.1f} s and {reaction}")
+        logger.warning(f"Pipedrive burst rate limit hit (429); {reaction}")
 
     def halt(self, make_error: Callable[[], Exception]) -> None:
         """Refuses every later request (e.g. once the daily token budget is spent).
