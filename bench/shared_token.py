@@ -12,7 +12,6 @@ The fault suite's hardest rate-limit scenario, run `--rounds` times in a row (de
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.error

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Set
 
 from .entities import ENTITIES, ApiVersion
 from .http.errors import BudgetStop, PipedriveHTTPError
-from .schedule import DUE_NOW_KEY, READ_AT_KEY, TRACKED_TABLES, utc_now
+from .schedule import DUE_NOW_KEY, READ_AT_KEY, utc_now
 from .session import RunSession
 
 RECENTS_PATH, RECENTS_COST, RECENTS_LIMIT = "/recents", 20, 500

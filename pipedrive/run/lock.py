@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from typing import IO, Dict, Iterator, Optional, Tuple
+from typing import IO, Dict, Iterator, Tuple
 
 try:  # POSIX
     import fcntl

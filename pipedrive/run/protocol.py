@@ -149,7 +149,7 @@ def load(
             chunks = 0
             while True:
                 session.start_chunk()
-                info = pipeline.run(
+                pipeline.run(
                     source,
                     loader_file_format=loader_file_format(pipeline),
                     refresh=("drop_resources" if tables else "drop_sources") if full_refresh and not chunks else None,

@@ -1,3 +1,3 @@
 """Fixtures of the fields tests."""
 
-from tests.helpers.loader import dlt_env  # noqa: F401 - autouse fixture
+from tests.helpers.loader import dlt_env, make_loader  # noqa: F401 - fixtures (dlt_env autouse)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from pipedrive_sim.data.account import Account
-from tests.helpers.loader import Loader, make_loader  # noqa: F401 - fixture
+from tests.helpers.loader import Loader
 
 
 def whole_prices(account: Account) -> None:

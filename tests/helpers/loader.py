@@ -30,9 +30,11 @@ class Loader:
 
     def __init__(self, base_url: str, pipelines_dir: Path, name: str = "pd_test") -> None:
         self.base_url = base_url
+        # the database beside the pipeline's folder: never in the working directory (a module-scoped
+        # loader starts before `dlt_env` moves into tmp_path)
         self.pipeline = dlt.pipeline(
             pipeline_name=name,
-            destination="duckdb",
+            destination=dlt.destinations.duckdb(str(Path(pipelines_dir) / f"{name}.duckdb")),
             pipelines_dir=str(pipelines_dir),
             dev_mode=True,
         )
@@ -95,3 +97,40 @@ def settled_log(server: Any, timeout: float = 1.0) -> list[Any]:
             return newer
         log = newer
     return log
+
+
+UNCAPPED = 10_000_000
+"""A `max_tokens_per_run` no test account reaches."""
+
+
+def duckdb_pipeline(tmp_path: Path, name: str) -> dlt.Pipeline:
+    """A pipeline `name` with its own DuckDB file and working folder under `tmp_path`."""
+    return dlt.pipeline(name, destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
+                        pipelines_dir=str(tmp_path / "p"), dataset_name="d")
+
+
+class SimRuns:
+    """One pipeline loading one simulator through `pipedrive.run.load`, the way the CLI and an
+    orchestrator run it; `run()` returns the request-log entries of that run."""
+
+    def __init__(self, server: Any, tmp_path: Path, name: str = "sim", **defaults: Any) -> None:
+        self.server = server
+        self.pipeline = duckdb_pipeline(tmp_path, name)
+        self.defaults = {"max_tokens_per_run": UNCAPPED, **defaults}
+        self.summary: Any = None
+
+    def run(self, **options: Any) -> list[Any]:
+        from pipedrive.run import load
+
+        seen = len(self.server.log)
+        self.summary = load(self.pipeline, api_token=self.server.token, base_url=self.server.base_url,
+                            **{**self.defaults, **options})
+        return self.server.log[seen:]
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with self.pipeline.sql_client() as client:
+            return [tuple(row) for row in client.execute_sql(sql, *args)]
+
+    def endpoints(self, **options: Any) -> list[str]:
+        """Runs, returning the endpoints requested (`"v2 /deals"`), in order."""
+        return [entry.endpoint for entry in self.run(**options)]

@@ -9,15 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-import dlt
 import pytest
 
 import pipedrive.schedule
-from pipedrive.run import load
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.helpers.compare_loads import Allowed, compare_loads
+from tests.helpers.loader import SimRuns
 
-UNCAPPED = 10_000_000
 KINDS = ("persons", "organizations", "activities", "products", "notes", "files", "leads")
 
 
@@ -34,22 +32,9 @@ def _delete_one_of_each(account: Any) -> Dict[str, Any]:
     return gone
 
 
-class Runs:
-    def __init__(self, server: Any, tmp_path: Path, name: str = "sweep") -> None:
-        self.server = server
-        self.pipeline = dlt.pipeline(name, destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
-                                     pipelines_dir=str(tmp_path / "p"), dataset_name="d")
-
-    def run(self, **options: Any) -> List[Any]:
-        seen = len(self.server.log)
-        options.setdefault("max_tokens_per_run", UNCAPPED)
-        self.summary = load(self.pipeline, api_token=self.server.token, base_url=self.server.base_url, **options)
-        return self.server.log[seen:]
-
+class Runs(SimRuns):
     def flags(self, table: str, key: Any) -> List[Any]:
-        with self.pipeline.sql_client() as client:
-            return [tuple(r) for r in client.execute_sql(
-                f"SELECT is_deleted, deletion_found_time IS NOT NULL FROM d.{table} WHERE id = %s", key)]
+        return self.rows(f"SELECT is_deleted, deletion_found_time IS NOT NULL FROM d.{table} WHERE id = %s", key)
 
 
 @pytest.fixture

@@ -9,15 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-import dlt
 import pytest
 
 import pipedrive.schedule
-from pipedrive.run import load
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.helpers.compare_loads import Allowed, columns_only_in, compare_loads
+from tests.helpers.loader import SimRuns
 
-UNCAPPED = {"max_tokens_per_run": 10_000_000}
 BY_DESIGN = {
     ("custom_fields_mapping", "column_name"): "a field keeps its first column name",
     ("deal_fields", "column_name"): "the same, in the definitions table",
@@ -70,38 +68,31 @@ def test_changed_custom_fields_load_and_the_next_run_equals_a_fresh_load(
     server = make_sim(size="tiny", burst_limit=UNTHROTTLED)
     monkeypatch.setattr(pipedrive.schedule, "clock", server.account.clock.now)
 
-    def pipeline(name: str) -> Any:
-        return dlt.pipeline(name, destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
-                            pipelines_dir=str(tmp_path / "p"), dataset_name="d")
-
-    def run(p: Any) -> Any:
-        return load(p, api_token=server.token, base_url=server.base_url, **UNCAPPED)
-
-    incremental = pipeline("incremental")
-    run(incremental)
+    incremental = SimRuns(server, tmp_path, "incremental")
+    incremental.run()
     server.account.clock.advance(hours=1)
     codes = [change(server.account) for change in CHANGES]
     server.account.clock.advance(hours=25)  # the next day: the definitions are due
-    run(incremental)
-    fresh = pipeline("fresh")
-    run(fresh)
+    incremental.run()
+    fresh = SimRuns(server, tmp_path, "fresh")
+    fresh.run()
 
     # one field per column: no column holds values of two types (dlt would add a variant column)
-    assert not [c for c in incremental.default_schema.get_table("deals")["columns"] if "__v_" in c]
-    with incremental.sql_client() as client:
+    assert not [c for c in incremental.pipeline.default_schema.get_table("deals")["columns"] if "__v_" in c]
+    with incremental.pipeline.sql_client() as client:
         mapped = dict(client.execute_sql("SELECT hash_key, column_name FROM custom_fields_mapping WHERE entity = 'deal'"))
     assert set(codes) <= set(mapped)
     current = set(mapped.values())
     # columns only the incremental load has, and no field uses any more: emptied, allowed to stay
-    retired = {c for c in columns_only_in(incremental, fresh, "deals") | columns_only_in(incremental, fresh, "leads")
+    retired = {c for c in columns_only_in(incremental.pipeline, fresh.pipeline, "deals") | columns_only_in(incremental.pipeline, fresh.pipeline, "leads")
                if c not in current and not any(c.startswith(f"{k}_") for k in current)}
     assert retired  # the retyped and the deleted field left theirs
     allowed = Allowed(columns={**BY_DESIGN, **{(t, c): "the retired column of a retyped or deleted field"
                                                for t in ("deals", "leads") for c in retired}})
-    problems: List[str] = compare_loads(incremental, fresh, allowed)
+    problems: List[str] = compare_loads(incremental.pipeline, fresh.pipeline, allowed)
     assert not problems, "\n".join(problems)
-    with incremental.sql_client() as client:
+    with incremental.pipeline.sql_client() as client:
         for column in retired:
             for table in ("deals", "leads"):
-                if column in incremental.default_schema.get_table(table)["columns"]:
+                if column in incremental.pipeline.default_schema.get_table(table)["columns"]:
                     assert client.execute_sql(f"SELECT count({column}) FROM {table}")[0][0] == 0, (table, column)

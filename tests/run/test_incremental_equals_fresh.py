@@ -10,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Dict
 
-import dlt
 import pytest
 
 import pipedrive.schedule
-from pipedrive.run import load
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.helpers.compare_loads import Allowed, compare_loads
+from tests.helpers.loader import SimRuns
 
-UNCAPPED = {"max_tokens_per_run": 10_000_000}
 ALLOWED = Allowed(
     columns={
         ("custom_fields_mapping", "column_name"): "a renamed field keeps its column; the fresh load names it after the new name",
@@ -71,18 +69,11 @@ def test_an_incremental_run_equals_a_fresh_load(
     server = make_sim(size=size, seed=seed, burst_limit=UNTHROTTLED)
     monkeypatch.setattr(pipedrive.schedule, "clock", server.account.clock.now)
 
-    def pipeline(name: str) -> Any:
-        return dlt.pipeline(name, destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
-                            pipelines_dir=str(tmp_path / "p"), dataset_name="d")
-
-    def run(p: Any) -> Any:
-        return load(p, api_token=server.token, base_url=server.base_url, **UNCAPPED)
-
-    incremental = pipeline("incremental")
-    run(incremental)
+    incremental = SimRuns(server, tmp_path, "incremental")
+    incremental.run()
     change_everything(server.account)
-    run(incremental)
-    fresh = pipeline("fresh")
-    run(fresh)
-    problems = compare_loads(incremental, fresh, ALLOWED)
+    incremental.run()
+    fresh = SimRuns(server, tmp_path, "fresh")
+    fresh.run()
+    problems = compare_loads(incremental.pipeline, fresh.pipeline, ALLOWED)
     assert not problems, "\n".join(problems)
