@@ -9,7 +9,7 @@ same as with an in-process simulator.
 
     with SimProcess("medium", plan="ultimate", oauth=True, latency_ms=100) as sim:
         sim.base_url, sim.stats(), sim.reset_log(), sim.mutate(0.01), sim.cursors(),
-        sim.minimum(tables, cursors)
+        sim.minimum(tables, cursors), sim.configure("growth", latency_ms=100)
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def _serve(conn: Connection, size: str, seed: int, plan: str, oauth: bool, laten
     from bench import harness
     from bench.minimum import cursors_after_sync, minimum
     from pipedrive_sim import Account, SimServer
+    from pipedrive_sim.http.rate_limits import BurstLimiter
 
     account = Account.generate(size=size, seed=seed)
     server = SimServer(
@@ -75,10 +76,17 @@ def _serve(conn: Connection, size: str, seed: int, plan: str, oauth: bool, laten
                     result = None
                 elif command == "log":
                     result = [(e.time, e.duration_ms, e.status, e.endpoint) for e in server.log]
+                elif command == "paths":
+                    result = [(e.time, e.path, e.status) for e in server.log]
                 elif command == "mutate":
                     with server.data_lock:
                         result = harness.mutate_fraction(account, *args)
                     _warm(server)
+                elif command == "configure":
+                    plan_, burst_, latency_ = args
+                    server.limiter = BurstLimiter(plan_, burst_)
+                    server.latency.latency_ms = latency_
+                    result = None
                 elif command == "cursors":
                     result = cursors_after_sync(account)
                 elif command == "minimum":
@@ -144,9 +152,18 @@ class SimProcess:
         """(arrival time, duration ms, status, endpoint) of every request since the last reset."""
         return self._call("log")  # type: ignore[no-any-return]
 
+    def paths(self) -> list[tuple[float, str, int]]:
+        """(arrival time, path, status) of every request since the last reset."""
+        return self._call("paths")  # type: ignore[no-any-return]
+
     def mutate(self, fraction: float) -> dict[str, int]:
         """`harness.mutate_fraction` on the served account."""
         return self._call("mutate", fraction)  # type: ignore[no-any-return]
+
+    def configure(self, plan: str, latency_ms: float, burst_limit: int | None = None) -> None:
+        """Serves from now on with `plan`'s burst limit (or `burst_limit`) and `latency_ms` (an
+        unthrottled full sync first, then the measured run under the plan)."""
+        self._call("configure", plan, burst_limit, latency_ms)
 
     def cursors(self) -> dict[str, Any]:
         """`minimum.cursors_after_sync` of the served account."""

@@ -21,7 +21,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, MutableMapping, Optional
+from typing import Any, Dict, List, Mapping, MutableMapping, Optional, Set
 
 import orjson
 
@@ -85,6 +85,7 @@ class DealQueue:
         """Newest deal `update_time` seen by earlier runs (None on the first run)."""
         self.resumed = len(self._pending)
         """Deals left over by earlier runs."""
+        self._deleted: Optional[Set[int]] = None
 
     def __len__(self) -> int:
         with self._lock:
@@ -127,13 +128,16 @@ class DealQueue:
     def restored(self, deal_id: int, deleted: bool) -> bool:
         """Notes whether a listed deal is deleted; True when it was deleted and is not any more."""
         with self._lock:
-            known = set(self._state.get(DELETED_KEY) or [])
-            if deleted:
-                known.add(deal_id)
+            if self._deleted is None:  # read once: rebuilding it per listed deal was quadratic
+                self._deleted = set(self._state.get(DELETED_KEY) or [])
+            known = self._deleted
             was_deleted = not deleted and deal_id in known
-            if was_deleted:
-                known.discard(deal_id)
-            self._state[DELETED_KEY] = sorted(known)
+            if deleted != (deal_id in known):
+                if deleted:
+                    known.add(deal_id)
+                else:
+                    known.discard(deal_id)
+                self._state[DELETED_KEY] = sorted(known)
             return was_deleted
 
     def push(self, deal_id: int, since: Optional[str], deleted: bool = False) -> None:
