@@ -18,10 +18,10 @@ demo: venv
 	$(PY) pipedrive_pipeline.py --demo --size $(SIZE)
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 test-faults: venv
-	$(PY) -m pytest -q -m faults
+	$(PY) -m pytest -q -n auto --dist loadfile -m faults
 
 bench: venv
 	$(PY) -m bench.run_all

@@ -31,7 +31,7 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 
 from pipedrive.run import DEFAULT_CHUNK_PAGES, RunSummary, UsageError, describe_failure, load
 from pipedrive.run.destination import destination_for
-from pipedrive.run.failures import EXIT_INTERRUPTED, EXIT_STOPPED_EARLY
+from pipedrive.run.failures import EXIT_INTERRUPTED, EXIT_OK, EXIT_STOPPED_EARLY
 
 PIPELINE_NAME = "pipedrive"
 DEFAULT_DATASET = "pipedrive_data"
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if summary.stopped_early:
         print(f"error: stopped early: {summary.stopped_early}", file=sys.stderr)
         return EXIT_STOPPED_EARLY
-    return 0
+    return EXIT_OK
 
 
 class NullColumnNoticeFilter(logging.Filter):

@@ -18,6 +18,7 @@ and load included, as they send nothing), and the most requests that were in fli
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,8 @@ BURST: dict[str, int] = {"lite": 20, "growth": 40, "premium": 100, "ultimate": 1
 OAUTH_MULTIPLIER = 4
 WINDOW_S = 2.0
 TARGET_BOUND_RATIO = 1.15
+TARGET_BOUND_RATIO_LARGE = 1.25
+"""`large` at Ultimate with OAuth: a million rows to shape, normalize and load on top of the requests."""
 TARGET_429_SHARE = 0.01
 LIMITED_SHARE = 0.9
 """A trailing 2 s with at least this share of the limit's requests counts as limited by the API."""
@@ -140,7 +143,8 @@ def measure(sim: SimProcess, pipeline: Any, plan_key: str, label: str, since: di
         out.update({"min_requests": minimum["requests"], "min_tokens": minimum["tokens"],
                     "requests_ratio": harness.ratio(requests, minimum["requests"])})
     out["share_429"] = round(out["responses_429"] / max(1, requests), 4)
-    out["meets_target"] = bool(out["bound_ratio"] is not None and out["bound_ratio"] <= TARGET_BOUND_RATIO
+    target = TARGET_BOUND_RATIO_LARGE if sim.size == "large" else TARGET_BOUND_RATIO
+    out["meets_target"] = bool(out["bound_ratio"] is not None and out["bound_ratio"] <= target
                                and out["share_429"] < TARGET_429_SHARE and out["blocked_403"] == 0)
     print(f"  {plan_key:>15} {label:>17}: {requests:,} requests in {run.wall_s:.1f} s (bound {bound:.1f} s, "
           f"{out['bound_ratio']}x), {out['responses_429']} x 429, {out['blocked_403']} x 403, "
@@ -185,7 +189,7 @@ def run(size: str = "medium", plans: Sequence[str] = tuple(PLANS), latency_ms: f
     for plan_key in plans:
         syncs.extend(run_plan(size, plan_key, latency_ms, fraction, no_change, resources, with_minimum))
     return {"size": size, "latency_ms": latency_ms, "plans": list(plans),
-            "target": f"wall <= {TARGET_BOUND_RATIO} x requests / (limit / 2 s), 429 < 1%, no 403",
+            "target": f"wall <= {TARGET_BOUND_RATIO} x requests / (limit / 2 s) ({TARGET_BOUND_RATIO_LARGE} x on large), 429 < 1%, no 403",
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "syncs": syncs}
 
 
@@ -218,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result = run(args.size, harness.csv_list(args.plans), args.latency_ms,
                  None if args.no_incremental else args.fraction, args.no_change,
                  harness.csv_list(args.resources) or None, not args.no_minimum)
+    result["command"] = " ".join([".venv/bin/python -m bench.plans", *(argv if argv is not None else sys.argv[1:])])
     return harness.publish(args.name, result, report)
 
 

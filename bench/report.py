@@ -110,6 +110,27 @@ def summary_lines() -> list[str]:
                               f" ({r['mode']}, {r['rows']:,} rows)",
                               f"min {r.get('min_requests', 0):,} req / {r.get('min_tokens', 0):,} tok",
                               f"{r.get('requests_ratio')} / {r.get('tokens_ratio')}", "(report)", "-", sc["date"]))
+    for name in ("plans", "plans_large"):
+        pl = _load(name)
+        if not pl:
+            continue
+        machine = machine or pl["machine"]
+        for s in pl["syncs"]:
+            lines.append(_row("6 plans", f"{s['size']} {s['sync']} ({s['plan']}, {s['limit_per_2s']}/2 s, "
+                              f"{pl['latency_ms']:.0f} ms)",
+                              f"{s['wall_s']:,.1f} s, {s['requests']:,} req, {s['responses_429']} x 429, "
+                              f"{s['blocked_403']} x 403; API not the limit {s['api_not_limit_share']:.0%}; "
+                              f"peak RSS {s['peak_rss_mb']:,.0f} MB",
+                              f"{s['bound_s']:,} s", s["bound_ratio"], "<= 1.15 (large: 1.25), 429 < 1%, no 403",
+                              _met(s["meets_target"]), pl["date"]))
+    st = _load("startup")
+    if st:
+        machine = machine or st["machine"]
+        best = st["best"]
+        lines.append(_row("7 startup", f"{st['size']} no-change CLI run ({st['plan']}, {st['latency_ms']:.0f} ms)",
+                          f"{best['wall_s']} s, {best['requests']} req (imports {st['imports_s']} s)",
+                          f"{best['bound_s']} s", f"+{best['over_bound_s']} s", "<= bound + 2 s",
+                          _met(st["meets_target"]), st["date"]))
     lines.append("")
     if machine:
         lines += [f"Machine: `{machine['uname']}`, {machine['cores']} cores, {machine['ram_gb']} GB RAM, "
@@ -117,7 +138,9 @@ def summary_lines() -> list[str]:
                   "Load average when each benchmark finished (other engineers' test suites shared the 2 "
                   "cores): " + ", ".join(f"{n} {d['machine'].get('loadavg_1_5_15')}"
                                          for n, d in (("efficiency", eff), ("rate_limit", rl), ("throughput", tp),
-                                                      ("singer_tap", tap), ("scaling", sc)) if d) + ".", ""]
+                                                      ("singer_tap", tap), ("scaling", sc), ("plans", _load("plans")),
+                                                      ("plans_large", _load("plans_large")), ("startup", st)) if d)
+                  + ".", ""]
     lines.append(END)
     return lines
 

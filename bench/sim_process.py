@@ -119,6 +119,7 @@ class SimProcess:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self.oauth = oauth
+        self.size = size
         self.process = context.Process(
             target=_serve, args=(child, size, seed, plan, oauth, latency_ms, burst_limit), daemon=True,
             name=f"sim-{size}-{plan}",

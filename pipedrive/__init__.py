@@ -15,7 +15,7 @@ https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting
 """
 
 from dataclasses import replace
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional
 
 import dlt
 from dlt.common.typing import TAnyDateTime
@@ -31,7 +31,7 @@ from .http.auth import source_auth
 from .http.base_url import resolve_base_url
 from .http.errors import PipedriveConfigError, PipedriveError, PipedriveHTTPError
 from .http.oauth import PipedriveOAuth, PipedriveOAuthCredentials
-from .listings import HISTORY_TABLES, listing_resource
+from .listings import HISTORY_TABLES, history_tables, listing_resource
 from .session import RunSession
 from .sweeps import sweep_resource
 
@@ -71,7 +71,7 @@ def pipedrive_source(
     refresh_reference: bool = False,
     refresh_hours: Optional[Mapping[str, float]] = None,
     deletion_sweep_hours: float = 24.0,
-    history: Union[bool, Sequence[str]] = False,
+    history: Any = None,
     session: Optional[RunSession] = None,
 ) -> List[DltResource]:
     """Loads a Pipedrive company account: one table per entity, field sets, custom-field mapping.
@@ -109,7 +109,8 @@ def pipedrive_source(
             is this old, so records deleted in Pipedrive are flagged (or removed) - the API does
             not report them (`pipedrive.sweeps`; 0: every run; `pipedrive.run.load` applies them).
         history: Keep every version of the records of these tables (True: every table of
-            `HISTORY_TABLES`) instead of only the latest: dlt's `scd2` merge, `_dlt_valid_from` /
+            `HISTORY_TABLES`; a list of tables; in config `true` or `["deals", "persons"]`; typed
+            `Any` because dlt cannot resolve a bool-or-list parameter from config) instead of only the latest: dlt's `scd2` merge, `_dlt_valid_from` /
             `_dlt_valid_to` stamped with the run's time; a deletion closes the last version.
         session: What the sources of one run share (one client: rate limiter, token cap,
             counters); pass the same `RunSession` to the source of every chunk. `pipedrive.run`
@@ -120,11 +121,12 @@ def pipedrive_source(
     """
     session = session if session is not None else RunSession()
     session.hard_delete = hard_delete
-    session.history = set(HISTORY_TABLES if history is True else history or ())
-    unknown_history = session.history - set(HISTORY_TABLES)
-    if unknown_history:
+    session.history = history_tables(history)
+    refreshed = {e.table for e in ENTITIES if not e.is_incremental} | {f.table for f in FIELD_SETS}
+    unknown_refresh = sorted(set(refresh_hours or {}) - refreshed)
+    if unknown_refresh:
         raise PipedriveConfigError(
-            f"history: {', '.join(sorted(unknown_history))} cannot keep history; choose from {', '.join(HISTORY_TABLES)}"
+            f"refresh_hours: {', '.join(unknown_refresh)} is not a table read whole; choose from {', '.join(sorted(refreshed))}"
         )
 
     def make_client() -> PipedriveClient:
@@ -147,7 +149,8 @@ def pipedrive_source(
         replace(f, refresh_hours=overrides[f.table]) if f.table in overrides else f for f in FIELD_SETS
     )
     field_sets = FieldSetCache(
-        client, force=refresh_reference, field_sets={f.name: f for f in field_set_rows}, memo=session.memo
+        client, force=refresh_reference, field_sets={f.name: f for f in field_set_rows}, memo=session.memo,
+        state_lock=session.lock,
     )
     listings = [
         listing_resource(

@@ -301,7 +301,7 @@ def twin(live: Entity, name: str, **changes: Any) -> Tuple[Entity, Entity]:
     """A table's live listing and a second listing loading into the same table.
 
     With `is_archived` in the changes' defaults, the live row gets `is_archived=False`.
-    Both run in one load, so a replace table is truncated once for the rows of both.
+    Both run in one load; a complete read of the table counts only when both listed it whole.
     """
     defaults = dict(changes.pop("record_defaults", {}))
     if defaults.get("is_archived"):
@@ -401,7 +401,6 @@ DEAL_CHILDREN: Tuple[DealChild, ...] = (
 
 ENTITIES_BY_NAME: Mapping[str, Entity] = MappingProxyType({e.name: e for e in ENTITIES})
 FIELD_SETS_BY_NAME: Mapping[str, FieldSet] = MappingProxyType({f.name: f for f in FIELD_SETS})
-DEAL_CHILDREN_BY_NAME: Mapping[str, DealChild] = MappingProxyType({c.name: c for c in DEAL_CHILDREN})
 
 
 def child_resource_name(child: DealChild, listing: str) -> str:

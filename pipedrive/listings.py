@@ -25,7 +25,8 @@ A chunk ends only once its last row is newer than where it started, so rows shar
 `update_time` beyond a chunk's size cannot make the loop spin in place.
 """
 
-from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional
+import json
+from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional, Set
 
 import dlt
 from dlt.common import logger
@@ -36,15 +37,13 @@ from .entities import DEAL_LISTINGS, ENTITIES, Entity, format_timestamp, to_upda
 from .fields import FieldSetCache, RowBuilder
 from .fields.column_hints import builtin_column_hints, custom_field_hints, deletion_hints
 from .http import TDataPage
-from .http.errors import BudgetStop, UnsupportedMediaTypeError
+from .http.errors import BudgetStop, PipedriveConfigError, UnsupportedMediaTypeError
 from .http.read_ahead import read_ahead
 from .recents import ITEM_OF_TABLE, READ_FROM_KEY, changed_items
-from .schedule import READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
+from .schedule import MORE_PAGES_KEY, READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
 from .session import RunSession
 from .sweeps import SWEPT_AT_KEY, sweep_name
 
-MORE_PAGES_KEY = "more_pages"
-"""Resource state: True when the last run stopped before the end of the listing."""
 HAD_MORE_PAGES_KEY = "had_more_pages"
 """Resource state: `more_pages` as the previous run left it (stable during a run)."""
 _OLD_MORE_PAGES_KEY = "chunk_pending"
@@ -54,6 +53,40 @@ HISTORY_TABLES = tuple(sorted({e.table for e in ENTITIES}))
 """Tables that can keep every version of their records (`pipedrive_source(history=...)`): every
 listing's table. Not the deal children (a deal's products, participants and followers replace
 each other per deal; its changes are a history already) nor the field tables."""
+
+
+def history_tables(history: Any) -> Set[str]:
+    """The tables `pipedrive_source(history=...)` names: True, False/None, a list of tables, or the
+    same as config text (`true`, `deals,persons`, `["deals"]`: dlt hands environment values over
+    as text, and cannot coerce into a bool-or-list type).
+
+    Raises:
+        PipedriveConfigError: A table that cannot keep history; the message lists those that can.
+    """
+    if isinstance(history, str):
+        text = history.strip()
+        if text.lower() in ("true", "false", "none", ""):
+            history = text.lower() == "true"
+        else:
+            try:
+                history = json.loads(text)
+            except ValueError:
+                history = text.split(",")
+    if history is True:
+        return set(HISTORY_TABLES)
+    if not history:
+        return set()
+    if not isinstance(history, (list, tuple, set, frozenset)):
+        history = [history]
+    tables = {str(name).strip() for name in history if str(name).strip()}
+    unknown = sorted(tables - set(HISTORY_TABLES))
+    if unknown:
+        raise PipedriveConfigError(
+            f"history: {', '.join(unknown)} cannot keep history; choose from {', '.join(HISTORY_TABLES)}"
+        )
+    return tables
+
+
 SHARED_LISTINGS = ("stages",)
 """Listings other resources of a run read too (the stage changes need each stage's pipeline):
 read once per run through `RunSession.memo`."""
@@ -245,6 +278,15 @@ class ListingReader:
         if began is not None:
             state[READ_FROM_KEY] = began.isoformat()
 
+    def _not_on_plan(self, error: UnsupportedMediaTypeError) -> None:
+        """Skips a listing the account's plan does not have (415) until its next scheduled read:
+        no more pages to read, no longer due now (else every chunk of the run would ask again)."""
+        logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
+        state = dlt.current.resource_state()
+        state[MORE_PAGES_KEY] = False
+        with self.session.lock:
+            record_complete_read(state, dlt.current.source_state(), self.entity.table, ())
+
     def _nothing_new(self) -> bool:
         """True when `/v1/recents` shows no change for this listing since its newest row (and no
         deal children wait for the deal listing to wake them)."""
@@ -288,7 +330,7 @@ class ListingReader:
         except BudgetStop as stop:
             logger.warning(f"{self.entity.name}: stopped by the token budget ({stop}); the next run continues")
         except UnsupportedMediaTypeError as error:
-            logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
+            self._not_on_plan(error)
 
     def read_whole(self) -> Iterator[TRows]:
         """A listing read whole: only when due; yields once the read is complete."""
@@ -305,7 +347,7 @@ class ListingReader:
             logger.warning(f"{self.entity.name}: stopped by the token budget ({stop}); read again next run")
             return
         except UnsupportedMediaTypeError as error:
-            logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
+            self._not_on_plan(error)
             return
         with self.session.lock:
             record_complete_read(state, source_state, self.entity.table, (row for rows in pages for row in rows))

@@ -1,7 +1,7 @@
 """One `/v1/recents` request per run tells which incremental listings have anything new.
 
-A run with nothing to do used to read one page of every incremental listing (170 tokens). The
-recents endpoint (20 tokens) lists every change since a time across deals, persons,
+Without it a run with nothing to do reads one page of every incremental listing. The recents
+endpoint, one request, lists every change since a time across deals, persons,
 organizations, activities, products, notes and files (and users, stages, pipelines, activity types
 and filters, which it makes due at once, see `pipedrive.schedule`). So the first listing of a run
 that needs it sends one request, since the API's clock (its `Date` header) when the oldest of the
@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Set
 
 from .entities import ENTITIES, ApiVersion
 from .http.errors import BudgetStop, PipedriveHTTPError
-from .schedule import DUE_NOW_KEY, READ_AT_KEY, utc_now
+from .schedule import MORE_PAGES_KEY, READ_AT_KEY, mark_due, utc_now
 from .session import RunSession
 
 RECENTS_PATH, RECENTS_COST, RECENTS_LIMIT = "/recents", 20, 500
@@ -42,7 +42,7 @@ def _since(resources: Mapping[str, Any]) -> Optional[dt.datetime]:
     for name in COVERED:
         state = resources.get(name) or {}
         read_from, read_at = state.get(READ_FROM_KEY), state.get(READ_AT_KEY)
-        if not read_from or not read_at or state.get("more_pages"):
+        if not read_from or not read_at or state.get(MORE_PAGES_KEY):
             return None
         if utc_now() - dt.datetime.fromisoformat(read_at) > LOOKBACK:
             return None
@@ -84,5 +84,4 @@ def _make_reference_tables_due(kinds: Set[str], source_state: Any) -> None:
     `due_now` when they start; the chunk loop picks up those that had already run)."""
     stale = [table for table, item in ITEM_OF_TABLE.items() if item in kinds]
     if stale:
-        pending = list(source_state.get(DUE_NOW_KEY) or [])
-        source_state[DUE_NOW_KEY] = pending + [t for t in stale if t not in pending]
+        mark_due(source_state, stale)

@@ -1,7 +1,7 @@
 """When a listing read whole (a reference table) or a field set is read again.
 
-Every run used to re-read every reference table and field set: 35 requests and ~500 tokens for a
-run with nothing to do. Now each is read at most every `refresh_hours` (its freshness interval,
+Re-reading every reference table and field set on every run would make a run with nothing to do
+cost dozens of requests. Each is read at most every `refresh_hours` (its freshness interval,
 kept as `read_at` in its resource state), and at once when the data shows it is stale:
 
 - a record refers to an id the source has not seen (a deal in a new stage, a new owner): the
@@ -18,6 +18,8 @@ from .entities import Entity
 
 READ_AT_KEY = "read_at"
 """Resource state (and field-set state): when the last complete read ended, ISO 8601 UTC."""
+MORE_PAGES_KEY = "more_pages"
+"""Resource state of a listing: True when the last run stopped before the end of the listing."""
 DUE_NOW_KEY = "due_now"
 """Source state: tables to read in the next chunk, whatever their interval."""
 KNOWN_IDS_KEY = "known_ids"
@@ -55,6 +57,13 @@ def is_due(read_at: Any, refresh_hours: float, *, forced: bool = False) -> bool:
 def due_now(source_state: Mapping[str, Any]) -> List[str]:
     """Tables the data showed to be stale (read in the next chunk)."""
     return list(source_state.get(DUE_NOW_KEY) or [])
+
+
+def mark_due(source_state: MutableMapping[str, Any], tables: Iterable[str]) -> None:
+    """Adds tables to `due_now`, keeping the order of those already pending (call with the
+    session lock held: the source state is shared by parallel resources)."""
+    pending = due_now(source_state)
+    source_state[DUE_NOW_KEY] = pending + sorted({t for t in tables if t not in pending})
 
 
 def record_complete_read(
@@ -109,5 +118,4 @@ class ReferenceWatch:
 
     def flag(self, tables: Set[str]) -> None:
         """Adds tables to `due_now` (call with the session lock held)."""
-        pending = due_now(self.source_state)
-        self.source_state[DUE_NOW_KEY] = pending + sorted(t for t in tables if t not in pending)
+        mark_due(self.source_state, tables)

@@ -23,7 +23,11 @@ class RunSession:
         client: The client, once the first source of the run built it.
         complete_reads: Resource -> (table, key column, keys) of the listings read whole in the
             current chunk.
+        sweeps: The deletion sweeps completed in the current chunk.
         lock: Guards updates of shared source state from parallel resources.
+        recents: Item kinds `/v1/recents` reported changed in this run.
+        hard_delete: The source's deletion mode.
+        history: Tables that keep every version.
     """
 
     def __init__(self) -> None:
@@ -38,16 +42,20 @@ class RunSession:
         it could not tell)."""
         self.recents_asked = False
         self._memo: Dict[str, Any] = {}
+        self._memo_locks: Dict[str, threading.Lock] = {}
         self.hard_delete = False
+        """The source's deletion mode (the protocol deletes or flags rows gone upstream)."""
         self.history: Set[str] = set()
         """Tables that keep every version (dlt `scd2`)."""
-        """The source's deletion mode (the protocol deletes or flags rows gone upstream)."""
 
-    def memo(self, key: str, read: Callable[[], Any]) -> Any:
+    def memo(self, key: str, read: Callable[[], Any], fresh: bool = False) -> Any:
         """`read()` once per run: what several resources of a run read alike (the stages, which the
-        `stages` table and the stage changes both need)."""
+        `stages` table and the stage changes both need). `fresh` reads again and keeps the new
+        answer. Each key has its own lock: a read (a request) never holds up the other threads."""
         with self.lock:
-            if key not in self._memo:
+            key_lock = self._memo_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if fresh or key not in self._memo:
                 self._memo[key] = read()
             return self._memo[key]
 

@@ -22,12 +22,12 @@ from typing import Any, Iterator, List, Optional, Set
 import dlt
 from dlt.common import logger
 from dlt.extract.resource import DltResource
-from dlt.sources.helpers.requests import Request, Response
+from dlt.sources.helpers.requests import Response
 
 from .entities import Entity, Paging
 from .http.errors import BudgetStop
 from .http.paginators import V1OffsetPaginator, paginator_for
-from .schedule import is_due, utc_now
+from .schedule import READ_AT_KEY, is_due, utc_now
 from .session import RunSession
 
 SWEPT_AT_KEY = "swept_at"
@@ -69,18 +69,14 @@ class OverlappingOffsetPaginator(V1OffsetPaginator):
         if self._has_next_page:
             self.start -= 1  # re-read the last row as the first of the next page
 
-    def update_request(self, request: Request) -> None:
-        super().update_request(request)
 
-
-def sweep_resource(entity: Entity, session: RunSession, *, interval_hours: float, force: bool = False) -> DltResource:
+def sweep_resource(entity: Entity, session: RunSession, *, interval_hours: float) -> DltResource:
     """The sweep of one incremental listing: reads its keys when due, yields nothing.
 
     Args:
         entity: The listing (incremental).
         session: The run's session (the result goes to `session.sweeps`).
         interval_hours: Sweep once the last applied sweep is this old (0: every run).
-        force: Sweep now, due or not.
     """
     key = entity.primary_key[0]
 
@@ -88,7 +84,7 @@ def sweep_resource(entity: Entity, session: RunSession, *, interval_hours: float
         source_state = dlt.current.source_state()
         listing_state = (source_state.get("resources") or {}).get(entity.name) or {}
         state = dlt.current.resource_state()
-        if not listing_state.get("read_at") or not is_due(state.get(SWEPT_AT_KEY), interval_hours, forced=force):
+        if not listing_state.get(READ_AT_KEY) or not is_due(state.get(SWEPT_AT_KEY), interval_hours):
             return  # never loaded (nothing to sweep) or not due
         client = session.client
         assert client is not None
@@ -111,4 +107,6 @@ def sweep_resource(entity: Entity, session: RunSession, *, interval_hours: float
         session.sweeps.append(SweepResult(entity.name, entity.table, keys, started or utc_now()))
         yield from ()
 
-    return dlt.resource(read_keys, name=sweep_name(entity), selected=entity.selected)
+    # not selected by default: a plain `pipeline.run(pipedrive_source())` cannot apply a sweep (that
+    # is a step after the load), so it would pay for the keys and throw them away
+    return dlt.resource(read_keys, name=sweep_name(entity), selected=False)

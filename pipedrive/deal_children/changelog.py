@@ -108,7 +108,8 @@ def change_rows(
     return rows
 
 
-def _as_int(value: Any) -> Optional[int]:
+def as_int(value: Any) -> Optional[int]:
+    """An id from a changelog value (a string or a number), None when it holds none."""
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
@@ -131,7 +132,7 @@ def stage_change_rows(
     for change in changes:
         if change.get("field_key") != STAGE_FIELD:
             continue
-        previous, stage = _as_int(change.get("old_value")), _as_int(change.get("new_value"))
+        previous, stage = as_int(change.get("old_value")), as_int(change.get("new_value"))
         row = {
             "change_id": change["change_id"],
             "deal_id": change["deal_id"],

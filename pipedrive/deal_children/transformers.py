@@ -58,7 +58,7 @@ from ..http.errors import BudgetStop, NotFoundError
 from ..listings import history_floor
 from ..schedule import STAGE_PIPELINES_KEY
 from ..session import RunSession
-from .changelog import STAGE_FIELD, FieldNamer, change_rows, changes_since, stage_change_rows
+from .changelog import STAGE_FIELD, FieldNamer, as_int, change_rows, changes_since, stage_change_rows
 from .queue import ChildTokenBudget, DealQueue, QueuedDeal, deal_fingerprint
 
 TOMBSTONE_COLUMN = "_tombstone"
@@ -391,13 +391,6 @@ def _transformer(
     )
 
 
-def _stage_id(value: Any) -> Optional[int]:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 def deal_child_resources(
     listings: Mapping[str, DltResource],
     session: RunSession,
@@ -453,7 +446,7 @@ def _stage_rows_reader(child: DealChild, context: ChildRunContext) -> Callable[[
 
     def read_stage_changes(rows: TDataPage) -> Iterator[TDataPage]:
         moves = [row for row in rows if row.get("field_key") == STAGE_FIELD]
-        stages = {_stage_id(row.get(key)) for row in moves for key in ("old_value", "new_value")}
+        stages = {as_int(row.get(key)) for row in moves for key in ("old_value", "new_value")}
         try:
             pipelines = context.stage_pipelines(stages) if moves else {}
         except BudgetStop:

@@ -15,7 +15,7 @@ import dlt
 
 from ..entities import ENTITIES, FIELD_SETS_BY_NAME, FieldSet
 from ..http import PipedriveClient
-from ..schedule import DUE_NOW_KEY, READ_AT_KEY, due_now, is_due, utc_now
+from ..schedule import READ_AT_KEY, due_now, is_due, mark_due, utc_now
 from .column_hints import RECORD_KEYS
 from .mapper import CustomFieldMapper, FieldDefinition, parse_field_definition
 
@@ -46,15 +46,19 @@ class FieldSetCache:
         field_sets: Field sets by name (defaults to the entity table's `FIELD_SETS`).
         memo: Keeps what a read returned for the rest of the run (`RunSession.memo`): a set read
             in one chunk because a record needed it is loaded into its table in the next one.
+        state_lock: The lock every resource takes to change the shared source state
+            (`RunSession.lock`).
     """
 
     def __init__(
         self, client: PipedriveClient, *, force: bool = False,
         field_sets: Mapping[str, FieldSet] = FIELD_SETS_BY_NAME,
-        memo: Optional[Callable[[str, Callable[[], Any]], Any]] = None,
+        memo: Optional[Callable[..., Any]] = None,
+        state_lock: Optional[threading.RLock] = None,
     ) -> None:
         self.client = client
-        self._memo = memo or (lambda key, read: read())
+        self._memo = memo or (lambda key, read, fresh=False: read())
+        self._state_lock = state_lock or threading.RLock()
         self.force = force
         self.field_sets = field_sets
         self._raw: Dict[str, List[Dict[str, Any]]] = {}
@@ -80,28 +84,29 @@ class FieldSetCache:
                 self._due[name] = is_due(last, self.field_sets[name].refresh_hours, forced=forced)
             return self._due[name] or name in self._raw
 
-    def read(self, name: str) -> List[Dict[str, Any]]:
-        """The set's definitions from the API (read once per run), noted in the state."""
+    def read(self, name: str, fresh: bool = False) -> List[Dict[str, Any]]:
+        """The set's definitions from the API (read once per run, or again when `fresh`: a record
+        holds a field or option the last read did not have), noted in the state."""
         with self._lock:
             if name not in self._raw:
                 field_set = self.field_sets[name]
+                due_at_start = self.is_due(name)
                 raw = self._memo(
-                    field_set.table, lambda: [item for page in self.client.paginate_endpoint(field_set) for item in page]
+                    field_set.table,
+                    lambda: [item for page in self.client.paginate_endpoint(field_set) for item in page],
+                    fresh=fresh,
                 )
                 self._table_state(name)[READ_AT_KEY] = utc_now().isoformat()
                 self._set_state(name)["builtin_names"] = {
                     str(d.get(field_set.key_field)): str(d.get("field_name", d.get("name")))
                     for d in raw if not d.get("is_custom_field", d.get("edit_flag"))
                 }
-                due_at_start = self.is_due(name)
                 self._raw[name] = raw
                 if not due_at_start:
                     # read because a record needed it: its tables may already have run in this
                     # chunk, so the next chunk loads them (`due_now`)
-                    source_state = dlt.current.source_state()
-                    pending = due_now(source_state)
-                    tables = (field_set.table, MAPPING_TABLE)
-                    source_state[DUE_NOW_KEY] = pending + [t for t in tables if t not in pending]
+                    with self._state_lock:
+                        mark_due(dlt.current.source_state(), (field_set.table, MAPPING_TABLE))
             return self._raw[name]
 
     def definitions(self, name: str) -> Optional[List[Dict[str, Any]]]:
@@ -121,7 +126,18 @@ class FieldSetCache:
         source = field_set.deleted_options_source
         if source is None:
             return None
-        return lambda: [parse_field_definition(raw, source.api) for page in self.client.paginate_endpoint(source) for raw in page]
+        source_state = dlt.current.source_state()
+
+        def load() -> List[FieldDefinition]:
+            definitions = [
+                parse_field_definition(raw, source.api) for page in self.client.paginate_endpoint(source) for raw in page
+            ]
+            with self._state_lock:
+                # the labels join the mapping, which may already have been written in this chunk
+                mark_due(source_state, (MAPPING_TABLE,))
+            return definitions
+
+        return load
 
     def _change_recorder(self, name: str) -> Callable[[Dict[str, Any]], None]:
         source_state = dlt.current.source_state()
@@ -140,7 +156,7 @@ class FieldSetCache:
             if name not in self._mappers:
                 field_set = self.field_sets[name]
                 raw = self.definitions(name)
-                refresh = None if raw is not None else (lambda: self._parsed(field_set, self.read(name)))
+                refresh = None if raw is not None else (lambda: self._parsed(field_set, self.read(name, fresh=True)))
                 self._mappers[name] = CustomFieldMapper(
                     name,
                     self._parsed(field_set, raw or []),

@@ -72,7 +72,7 @@ RESERVED_COLUMNS = frozenset(
 )
 MAIN_VALUE_KEY = "value"
 
-# how `CustomFieldMapper.column_plan` says a field's value becomes columns (see `_write`)
+# how `CustomFieldMapper.column_plan` says a field's value becomes columns (`fields.rows.RowBuilder`)
 PLAIN_VALUE = 0
 """The value as it is."""
 SUBFIELD_VALUE = 1
@@ -262,8 +262,6 @@ class CustomFieldMapper:
         self.fields: Dict[str, MappedField] = {
             code: MappedField.from_state(code, saved) for code, saved in state.items()
         }
-        self.retyped: List[str] = []
-        """Codes of fields whose type changed in this run (they got a new column)."""
         self._merge(list(definitions))
 
     def _merge(self, definitions: List[FieldDefinition]) -> None:
@@ -300,7 +298,6 @@ class CustomFieldMapper:
                 claimed.update(_columns_of(column, definition.field_type))
                 known.retired_columns.append(known.column)
                 known.column = column
-                self.retyped.append(definition.code)
                 self._record_change({"retyped": definition.code})
             if known is not None:
                 self._note_renames(known, definition)
@@ -326,11 +323,12 @@ class CustomFieldMapper:
         if known.name != definition.name:
             self._record_change({"field_key": known.code, "field_name": definition.name})
 
-    def learn(self, code: str) -> Optional[Tuple[str, int, "MappedField"]]:
-        """The plan entry of a field the mapper did not know when its plan was made: the current
-        definitions are read once (a field created since they were last read), else None."""
+    def learn(self, code: str, unknown_option: bool = False) -> Optional[Tuple[str, int, "MappedField"]]:
+        """The plan entry of a field the mapper did not know when its plan was made, or of a known
+        field holding an option it does not know: the current definitions are read once per run
+        (a field or option created since they were last read), else None."""
         with self._loader_lock:
-            if code not in self.fields and self._refresh is not None:
+            if (unknown_option or code not in self.fields) and self._refresh is not None:
                 refresh, self._refresh = self._refresh, None
                 self._merge(list(refresh()))
         return self.column_plan().get(code)
@@ -351,7 +349,7 @@ class CustomFieldMapper:
         key = str(option_id)
         label = mapped.options.get(key)
         if label is None and self._refresh is not None:
-            self.learn(mapped.code)  # an option added since the definitions were last read
+            self.learn(mapped.code, unknown_option=True)  # an option added since the last read
             label = mapped.options.get(key)
         if label is None and self._deleted_options_loader is not None:
             with self._loader_lock:  # listings run in parallel threads: load once
@@ -392,11 +390,11 @@ class CustomFieldMapper:
         ]
 
     def column_plan(self) -> Dict[str, Tuple[str, int, MappedField]]:
-        """Hash -> (column, value kind, field): what `_write` decides per value, decided once.
+        """Hash -> (column, value kind, field): how each field's value becomes columns.
 
-        For `pipedrive.row_builder.RowBuilder`, which writes a whole row in one pass. The kinds are
-        `PLAIN_VALUE`, `SUBFIELD_VALUE`, `REFERENCE_VALUE` and `LABELED_VALUE`. Fields never
-        change after construction (only their option labels do), so the plan is built once.
+        For `pipedrive.fields.rows.RowBuilder`, which writes a whole row in one pass. The kinds are
+        `PLAIN_VALUE`, `SUBFIELD_VALUE`, `REFERENCE_VALUE` and `LABELED_VALUE`. Built once and
+        built again after the definitions were merged (`learn` read a field created meanwhile).
         """
         if self._plan is None:
             plan = {}

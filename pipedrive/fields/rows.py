@@ -10,7 +10,7 @@ Null values and Pipedrive's unset-date placeholder (`0000-00-00 00:00:00`) are l
 row (dlt loads a missing key as null, and does not write, compress and normalize it). A null never
 overwrites a value; when two sources write one column, the later non-null one wins. The rows
 equal the step-by-step composition (rename custom fields, flatten, apply defaults, drop nulls)
-that `tests/source/test_row_shaping.py` keeps as the oracle.
+that `tests/fields/test_row_shaping.py` compares with the oracle (`tests/helpers/reference_shaping.py`).
 """
 
 import re

@@ -20,11 +20,6 @@ from .column_hints import DELETION_FOUND_COLUMN
 from ..schedule import due_now
 from .definitions import MAPPING_TABLE, FieldSetCache
 
-CUSTOM_FIELDS_MAPPING_TABLE = MAPPING_TABLE
-DELETION_COLUMNS = {
-    "is_deleted": {"data_type": "bool"},
-    DELETION_FOUND_COLUMN: {"data_type": "timestamp"},
-}
 
 
 def field_set_resource(
@@ -67,8 +62,8 @@ def field_set_resource(
         columns={
             "options": {"data_type": "json"},
             "subfields": {"data_type": "json"},
-            **DELETION_COLUMNS,
             "is_deleted": {"data_type": "bool", **({"hard_delete": True} if hard_delete else {})},
+            DELETION_FOUND_COLUMN: {"data_type": "timestamp"},
             **({"column_name": {"data_type": "text"}} if renames_records else {}),
         },
     )
@@ -88,7 +83,7 @@ def custom_fields_mapping_resource(field_sets: FieldSetCache, session: RunSessio
 
     return dlt.resource(
         read_mapping,
-        name=CUSTOM_FIELDS_MAPPING_TABLE,
+        name=MAPPING_TABLE,
         primary_key=["entity", "hash_key"],
         write_disposition="merge",
         columns={"options": {"data_type": "json"}},

@@ -49,14 +49,17 @@ def normalize_base_url(base_url: str) -> str:
         The URL without trailing slash and version suffix.
 
     Raises:
-        PipedriveConfigError: When it is not an http(s) URL without query string.
+        PipedriveConfigError: When it is not an http(s) URL without credentials, query string or
+            fragment (the message never repeats them).
     """
     url = base_url.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        # the message names scheme and host only: a rejected query or user:password@ may hold a token
+        shown = f"{parts.scheme}://{parts.hostname}" if parts.scheme and parts.hostname else "it"
         raise PipedriveConfigError(
-            f"Pipedrive base_url {base_url!r} is malformed: expected http(s)://host[:port] "
-            "without query string"
+            f"Pipedrive base_url ({shown}...) is malformed: expected http(s)://host[:port] without "
+            "credentials, query string or fragment (the token goes in api_token)"
         )
     return _VERSION_SUFFIX.sub("", url.rstrip("/")).rstrip("/")
 

@@ -28,6 +28,7 @@ from ..entities import ApiVersion, Endpoint, Entity, Paging
 from .auth import PipedriveTokenAuth
 from .concurrency import MAX_IN_FLIGHT
 from .errors import (
+    BlockedByCloudflareError,
     BudgetStop,
     DailyBudgetExceededError,
     TokenBudgetExceededError,
@@ -217,6 +218,8 @@ class PipedriveClient:
         self.stats = stats if stats is not None else RequestStats()
         self._auth = auth if isinstance(auth, AuthBase) else PipedriveTokenAuth(auth)
         self._cap_lock = threading.Lock()
+        self._reserved = 0
+        """Token cost of the requests in flight (the cap counts them before they are answered)."""
         if http_client is None:
             http_client = Client(
                 raise_for_status=False, status_codes=RETRY_STATUS_CODES, retry_condition=_is_retryable
@@ -260,32 +263,45 @@ class PipedriveClient:
                 self._sessions[id(http_client)] = session
             return session
 
-    def _check_cap(self, cost: int) -> None:
-        if self.max_tokens_per_run is None:
-            return
+    @contextlib.contextmanager
+    def _reserve(self, cost: int) -> Iterator[None]:
+        """Holds `cost` against `max_tokens_per_run` while the request is in flight: requests sent
+        in parallel cannot pass the check together and overspend the cap (a retry of a request
+        that was already let through is not checked again)."""
         with self._cap_lock:
-            if self.stats.tokens + cost > self.max_tokens_per_run:
+            cap = self.max_tokens_per_run
+            if cap is not None and self.stats.tokens + self._reserved + cost > cap:
                 error = TokenBudgetExceededError(
-                    f"Pipedrive token cap reached: {self.stats.tokens} tokens spent, next request "
-                    f"costs {cost}, max_tokens_per_run={self.max_tokens_per_run}; what was read is "
-                    "loaded, rerun to continue after it"
+                    f"Pipedrive token cap reached: {self.stats.tokens} tokens spent, {self._reserved} "
+                    f"in flight, next request costs {cost}, max_tokens_per_run={cap}; what was read "
+                    "is loaded, rerun to continue after it"
                 )
                 self.stopped_by = self.stopped_by or error
                 raise error
+            self._reserved += cost
+        try:
+            yield
+        finally:
+            with self._cap_lock:
+                self._reserved -= cost
 
     def _send(self, request: Request, token_cost: int, bulk: bool, http_client: Optional[Client]) -> Response:
         """One logical request: cap check, dlt's retries through the limiter, error mapping."""
-        self._check_cap(token_cost)
         session = self._session(http_client)
         prepared = session.prepare_request(request)
         path = _request_path(prepared)
         limiter = self.rate_limiter
         try:
-            with limiter.bulk() if bulk else contextlib.nullcontext():
+            with self._reserve(token_cost), limiter.bulk() if bulk else contextlib.nullcontext():
                 response = session.send(prepared)
         except RequestException as exc:  # left after dlt's retries: connection, timeout, reset
             raise error_for_exception(exc, path) from exc
         error = error_for_response(response, path)
+        if isinstance(error, BlockedByCloudflareError) and isinstance(self.stopped_by, DailyBudgetExceededError):
+            # requests in flight when the budget ran out each got a daily 429: enough of them at
+            # once (a large fan-out) makes Cloudflare block the next ones; the run was stopping
+            # anyway, so they end it as the budget stop they follow, not as an error
+            raise DailyBudgetExceededError(self.stopped_by.status_code, path, self.stopped_by.api_message)
         if isinstance(error, DailyBudgetExceededError):
             # listings run in parallel threads: without this, each would send one more request
             # into the spent budget before learning it is spent

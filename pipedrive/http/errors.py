@@ -93,7 +93,7 @@ class BlockedByCloudflareError(ForbiddenError):
 
     hint = (
         "Cloudflare blocked this client after too many 429 responses; wait at least 10 minutes "
-        "before rerunning and lower [extract] workers"
+        "before rerunning, and stop other integrations from sharing this API token"
     )
 
 
@@ -332,21 +332,6 @@ def error_for_response(response: Response, path: str) -> Optional[PipedriveHTTPE
         return BadRequestError(status, path, message, _sent_params(response))
     error_class = _ERRORS_BY_STATUS.get(status, PipedriveHTTPError)
     return error_class(status, path, message)
-
-
-def raise_for_pipedrive_status(response: Response, path: str) -> None:
-    """Raises the mapped `PipedriveHTTPError` for an error response.
-
-    Args:
-        response: The final response (after retries).
-        path: Request path without query string.
-
-    Raises:
-        PipedriveHTTPError: When the response status is 4xx or 5xx.
-    """
-    error = error_for_response(response, path)
-    if error is not None:
-        raise error
 
 
 def error_for_exception(exc: RequestException, path: str) -> PipedriveConnectionError:

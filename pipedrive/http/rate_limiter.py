@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from dlt.common import logger
 from requests import PreparedRequest, Response
@@ -46,6 +46,14 @@ window: at 240 requests/s a few of ours arriving 20 ms late look like another cl
 few requests in the server's count."""
 ARRIVAL_SLACK = 0.05
 """Seconds a request may take from our send to the server's count (connection, upload)."""
+FOREIGN_MEMORY_SECONDS = 10.0
+"""How long another client's share of the window stays left to it after it was last seen. An
+integration that sends a burst every few seconds is absent from the window between its bursts; a
+limiter that took the whole window then left the next burst to 429s, which count toward the
+token's Cloudflare block as much as our own (bench/shared_token)."""
+FOREIGN_NOISE = 0.05
+"""Shares of the window up to this fraction of the limit are not remembered: at the higher plans
+a few of our own requests arriving late look like another client's."""
 IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
 """Set by `RateLimitedAdapter` on each response (see `seconds_in_flight`)."""
 MIN_PACE = 0.1
@@ -129,6 +137,7 @@ class RateLimiter:
         self._sent: List[float] = []
         self._blocked_until: float = 0.0
         self._foreign_until: float = 0.0
+        self._foreign_seen: List[Tuple[float, int]] = []  # (time, share) beyond `FOREIGN_NOISE`
         self.limit: Optional[int] = None
         self.foreign: int = 0
         self.pace: float = 1.0
@@ -172,7 +181,20 @@ class RateLimiter:
         return latency if latency is not None else ASSUMED_LATENCY
 
     def _allowed_in_window(self) -> int:
-        return max(1, math.floor(self.effective_limit * self.pace) - self.reserve) - self.foreign
+        """Our requests per window: what the reserve and other clients leave, at the current pace
+        (the pace scales our share only: halving the whole window on top of another client's
+        share left one request per window next to a client using 12 of 20). Lock held."""
+        share = self.effective_limit - self.reserve - self._foreign_share()
+        return share if share <= 0 else max(1, math.floor(share * self.pace))
+
+    def _foreign_share(self) -> int:
+        """Requests to leave to other clients: the share the last response showed, or the largest
+        one seen within `FOREIGN_MEMORY_SECONDS` (a client that comes back in bursts). Lock held."""
+        now = self._clock()
+        if self._foreign_seen and self._foreign_seen[0][0] <= now - FOREIGN_MEMORY_SECONDS:
+            self._foreign_seen = [(t, n) for t, n in self._foreign_seen if t > now - FOREIGN_MEMORY_SECONDS]
+        remembered = max((n for _, n in self._foreign_seen), default=0)
+        return min(max(self.foreign, remembered), self.effective_limit - 1)
 
     def _sent_between(self, start: float, end: float) -> int:
         return bisect.bisect_right(self._sent, end) - bisect.bisect_right(self._sent, start)
@@ -193,8 +215,10 @@ class RateLimiter:
         if self.foreign and now >= self._foreign_until:
             self.foreign = 0  # the server's window rolled on: the estimate is stale
         allowed = self._allowed_in_window()
-        if allowed <= 0:  # others fill the window: wait for the server's reset
-            return self._foreign_until - now
+        if allowed <= 0:
+            if now < self._foreign_until:  # others fill the window: wait for the server's reset
+                return self._foreign_until - now
+            allowed = 1  # a remembered share fills it: one request per window keeps measuring
         allowed -= held_back
         if allowed <= 0:  # every slot the window has is spoken for by requests that go first
             return self.window / self.effective_limit
@@ -290,6 +314,8 @@ class RateLimiter:
                 ours = self._sent_between(counted_at - span, counted_at + ARRIVAL_SLACK)
                 self.foreign = max(0, self.limit - int(remaining) - ours)
                 self._foreign_until = now + (reset if reset is not None and reset > 0 else self.window)
+                if self.foreign > FOREIGN_NOISE * self.limit:
+                    self._foreign_seen.append((now, self.foreign))
                 if remaining > self.reserve:
                     if self.pace < 1.0:
                         regained = min(PACE_RECOVERY, PACE_RECOVERY_PER_SECOND * max(0.0, now - self._pace_at))

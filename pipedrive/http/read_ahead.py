@@ -1,15 +1,14 @@
 """Reading a listing's next pages in a thread of its own while dlt processes the current one.
 
 Listings are dlt `parallelized` resources: each step of their generator waits for a worker of
-dlt's extract pool, behind the per-deal child fetches queued there. A listing that is a long
-chain of dependent requests (v1 `callLogs`: 50 rows a page, read in full every run) then sends
-one page per turn of the pool and ends the run alone, long after everything else
-(bench/RESULTS.md, benchmark 2). dlt has no per-resource priority, so the chain of requests moves
-to a thread of its own; dlt still takes the pages in its own order.
+dlt's extract pool. A listing that is a long chain of dependent requests (v1 `callLogs`: 50 rows
+a page, read in full when due) then sends one page per turn of the pool and ends the run alone,
+long after everything else. dlt has no per-resource priority, so the chain of requests moves to a
+thread of its own; dlt still takes the pages in its own order.
 
 Each turn the consumer gets from dlt takes every page read so far, so a listing needs few turns
 however many pages it has. Only for listings whose every page is read anyway
-(`Entity.reads_every_page`: the `replace` tables): a listing cut short by its consumer (a chunk
+(`Entity.reads_every_page`: those without a cursor): a listing cut short by its consumer (a chunk
 limit, a descending cursor) would pay for the pages read ahead.
 """
 

@@ -5,8 +5,8 @@ what the next chunk runs - those listings with the deal children they feed, and 
 from typing import Any, Collection, List, Mapping
 
 from ..entities import DEAL_CHILDREN, DEAL_LISTINGS, child_resource_name
-from ..fields.tables import CUSTOM_FIELDS_MAPPING_TABLE
-from ..listings import MORE_PAGES_KEY
+from ..fields.definitions import MAPPING_TABLE
+from ..schedule import MORE_PAGES_KEY
 
 
 def listings_with_more_pages(source_state: Mapping[str, Any]) -> List[str]:
@@ -32,8 +32,8 @@ def next_chunk(selected: Mapping[str, str], with_more_pages: Collection[str], du
     """
     wanted = {name for name in with_more_pages if name in selected}
     wanted |= {name for name, table in selected.items() if table in due}
-    if any(table.endswith("_fields") for table in due) and CUSTOM_FIELDS_MAPPING_TABLE in selected:
-        wanted.add(CUSTOM_FIELDS_MAPPING_TABLE)
+    if any(table.endswith("_fields") for table in due) and MAPPING_TABLE in selected:
+        wanted.add(MAPPING_TABLE)
     for listing in DEAL_LISTINGS:
         if listing in wanted:
             wanted.update(

@@ -7,15 +7,15 @@ from typing import Any, Iterator, Optional
 import dlt
 
 PREFERRED_FILE_FORMATS = ("jsonl",)
-"""DuckDB loads ~20x faster from jsonl than from its insert_values default. Only lossless formats
+"""DuckDB loads much faster from jsonl than from its insert_values default. Only lossless formats
 here: dlt loads csv into Postgres with `COPY ... FORCE_NULL`, which turns "" into NULL, so Postgres
 keeps its exact default."""
 DUCKDB_TYPE = "dlt.destinations.duckdb"
 DUCKDB_GLOBAL_CONFIG = {"threads": 1}
 """DuckDB settings of every load connection. One thread: a merge deduplicates all staging rows of a
-table in one window, which takes about twice the memory with 2 threads (bench/RESULTS.md,
-benchmark 3; DuckDB's `memory_limit` is no bound, the merge fails under it). With `[load] workers =
-1` it keeps a `large` load under 1 GB of RSS. Not in config.toml: dlt reads duckdb credentials
+table in one window, whose memory grows with the threads (DuckDB's `memory_limit` is no bound, the
+merge fails under it); with `[load] workers = 1` it bounds a large load's memory (figures in
+bench/RESULTS.md, benchmark 3). Not in config.toml: dlt reads duckdb credentials
 (where this lives) only from secret providers."""
 
 

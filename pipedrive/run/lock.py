@@ -11,7 +11,7 @@ ends, so the lock of a killed run is taken over by the next run without any stal
 file also records who holds it (pid, host, start time) for the message. It guards the runs of one
 machine (one pipelines folder); runs on different machines need the orchestrator's own
 one-run-at-a-time setting, and whatever they still leave out of step is repaired by the next run
-(`recovery.heal_missing_tables`).
+(`recovery.tables_to_reload`).
 """
 
 import contextlib

@@ -50,23 +50,29 @@ def _log(message: str) -> None:
 
 def select_tables(source: DltSource, names: Optional[Sequence[str]]) -> DltSource:
     """The source restricted to the named tables (or resources), with every resource that writes
-    a named table: selecting `projects` alone would make its replace table lose the archived
-    projects `projects_archived` writes.
+    a named table (selecting `projects` alone would miss the archived projects `projects_archived`
+    writes) and the deletion sweeps of the chosen listings (not selected by the source itself:
+    only `load` applies what a sweep found).
+
+    Args:
+        source: A `pipedrive_source()`.
+        names: Tables or resource names; None or empty: the resources the source selects.
 
     Raises:
         UsageError: A name is neither a table nor a resource; the message lists the tables.
     """
-    if not names:
-        return source
     sweeps = {sweep_name(e): e.name for e in ENTITIES if e.is_incremental}
-    table_of = {name: resource.table_name for name, resource in source.resources.items() if name not in sweeps}
-    unknown = sorted(set(names) - set(table_of) - set(table_of.values()) - set(sweeps))
-    if unknown:
-        raise UsageError(
-            f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
-        )
-    chosen = {n for n, table in table_of.items() if n in names or table in names} | (set(names) & set(sweeps))
-    chosen |= {sweep for sweep, listing in sweeps.items() if listing in chosen}  # and their deletion sweeps
+    if names:
+        table_of = {name: resource.table_name for name, resource in source.resources.items() if name not in sweeps}
+        unknown = sorted(set(names) - set(table_of) - set(table_of.values()) - set(sweeps))
+        if unknown:
+            raise UsageError(
+                f"unknown table(s) {', '.join(unknown)}; choose from: {', '.join(sorted(set(table_of.values())))}"
+            )
+        chosen = {n for n, table in table_of.items() if n in names or table in names} | (set(names) & set(sweeps))
+    else:
+        chosen = set(source.selected_resources)
+    chosen |= {sweep for sweep, listing in sweeps.items() if listing in chosen}
     return source.with_resources(*[n for n in source.resources if n in chosen])
 
 
@@ -147,6 +153,7 @@ def load(
                 finish_interrupted_run(pipeline, progress)
                 _reload_missing_tables(pipeline, source, build_source, progress)
             chunks = 0
+            names: Optional[List[str]] = None
             while True:
                 session.start_chunk()
                 pipeline.run(
@@ -161,13 +168,27 @@ def load(
                     progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
                     break
                 state = source_state(pipeline)
+                previous = names
                 names = sorted({*next_chunk(selected, listings_with_more_pages(state), due_now(state)), *rereads})
                 if not names:
+                    break
+                if names == previous and not _rows_of_last_chunk(pipeline):
+                    # a safety net: the same resources again after a chunk that loaded nothing would
+                    # loop forever (a listing that cannot make progress); the next run tries again
+                    logger.warning(f"chunk {chunks} loaded nothing; not running {', '.join(names)} again in this run")
                     break
                 progress(f"chunk {chunks} loaded; more to read for: {', '.join(names)}")
                 source = build_source(names)
             stop = session.stopped_by
             return summarize(pipeline, chunks, started, session.stats, stopped_early=str(stop) if stop else None)
+
+
+def _rows_of_last_chunk(pipeline: dlt.Pipeline) -> int:
+    """Rows the last chunk normalized into the tables of the source (dlt's own tables left out)."""
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace is not None else None
+    counts = info.row_counts if info is not None else {}
+    return sum(count for table, count in counts.items() if not table.startswith("_dlt"))
 
 
 def _follow_field_changes(pipeline: dlt.Pipeline, selected: Dict[str, str]) -> List[str]:

@@ -26,9 +26,9 @@ V2_DEFINITIONS: list[dict[str, Any]] = [
 
 
 def _mapper(definitions: list[dict[str, Any]] = V2_DEFINITIONS, state: dict | None = None,
-            api: ApiVersion = ApiVersion.V2, loader: Any = None) -> CustomFieldMapper:
+            api: ApiVersion = ApiVersion.V2, loader: Any = None, refresh: Any = None) -> CustomFieldMapper:
     parsed = [parse_field_definition(raw, api) for raw in definitions]
-    return CustomFieldMapper("deal", parsed, NAMING, {} if state is None else state, loader)
+    return CustomFieldMapper("deal", parsed, NAMING, {} if state is None else state, loader, refresh=refresh)
 
 
 def _row(mapper: CustomFieldMapper, record: dict[str, Any], api: ApiVersion = ApiVersion.V2) -> dict[str, Any]:
@@ -120,6 +120,21 @@ def test_deleted_option_unknown_to_state_is_read_from_v1_once() -> None:
     assert _row(mapper, {"custom_fields": {ENUM: 3}}) == {"customer_type": "Legacy"}
     assert _row(mapper, {"custom_fields": {ENUM: 99}}) == {"customer_type": "99"}
     assert calls == [1]
+
+
+def test_an_option_added_since_the_definitions_were_read_is_resolved_by_one_reread() -> None:
+    calls = []
+
+    def refresh() -> list[FieldDefinition]:
+        calls.append(1)
+        added = [dict(d, options=[*d["options"], {"id": 3, "label": "Partner"}]) if d["field_code"] == ENUM else d
+                 for d in V2_DEFINITIONS]
+        return [parse_field_definition(raw, ApiVersion.V2) for raw in added]
+
+    mapper = _mapper(refresh=refresh)
+    assert _row(mapper, {"custom_fields": {ENUM: 3}}) == {"customer_type": "Partner"}
+    assert _row(mapper, {"custom_fields": {ENUM: 4}}) == {"customer_type": "4"}  # unknown even now
+    assert calls == [1]  # one re-read per run, whatever else is unknown
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 import pytest
@@ -126,11 +127,68 @@ def test_spent_daily_budget_halts_every_later_request_of_every_thread(
     assert statuses.count(429) == 1 and statuses[-1] == 429  # nothing sent after the 429
 
 
+def test_a_cloudflare_block_after_the_spent_budget_ends_as_the_budget_stop(make_sim: Callable[..., Any]) -> None:
+    """Requests in flight when the daily budget runs out each get a 429, and enough of them at once
+    (a wide fan-out) make Cloudflare block the ones behind: those end as the budget stop they
+    follow, so the run stops cleanly instead of failing (a budget test failed on it under load)."""
+    # the first 429 starts the block; every answer comes 2 s after its request was processed
+    server = make_sim(burst_limit=1_000_000, daily_budget=5, abuse_threshold=0, latency_ms=2000)
+    client = _client(server)
+    _all(client, "/stages", token_cost=10)  # spends the budget (the API lets one request overspend)
+    errors: list[BaseException] = []
+
+    def fetch(path: str) -> None:
+        try:
+            _all(client, path, token_cost=10)
+        except BaseException as error:  # noqa: BLE001 - collected for the assert
+            errors.append(error)
+
+    first = threading.Thread(target=fetch, args=("/deals",))
+    first.start()
+    # sent while the first is in flight (its 429 is answered 2 s after it was processed), so the
+    # simulator blocks it; its 403 reaches the client 1 s after the 429 did
+    time.sleep(1.0)
+    second = threading.Thread(target=fetch, args=("/persons",))
+    second.start()
+    first.join()
+    second.join()
+    assert [entry.outcome for entry in settled_log(server, timeout=5.0)] == ["ok", "budget_exhausted", "blocked"]
+    assert [type(error) for error in errors] == [DailyBudgetExceededError] * 2
+    assert "/persons" in str(errors[1]) and "daily" in str(errors[1])
+    assert isinstance(client.stopped_by, DailyBudgetExceededError)
+
+
 def test_token_cap_stops_before_spending(sim_server: Any) -> None:
     client = _client(sim_server, max_tokens_per_run=25)
     with pytest.raises(TokenBudgetExceededError):
         _all(client, "/deals", page_size=1, token_cost=10, params={"status": "open"})
     assert client.stats.tokens == 20 and len(settled_log(sim_server)) == 2
+
+
+def test_token_cap_holds_for_requests_in_flight_together(make_sim: Callable[..., Any]) -> None:
+    """Parallel requests reserve their cost before they are sent: five threads that start together
+    under a cap of 25 tokens send two 10-token requests, not five (each answer takes 0.5 s, so all
+    five would otherwise pass a check that counts answered requests only)."""
+    server = make_sim(burst_limit=1_000_000, latency_ms=500)
+    client = _client(server, max_tokens_per_run=25)
+    outcomes: list[str] = []
+    start = threading.Barrier(5)
+
+    def fetch() -> None:
+        start.wait()
+        try:
+            _all(client, "/stages", token_cost=10)
+            outcomes.append("sent")
+        except TokenBudgetExceededError:
+            outcomes.append("capped")
+
+    threads = [threading.Thread(target=fetch) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["capped"] * 3 + ["sent"] * 2
+    assert len(settled_log(server)) == 2 and client.stats.tokens == 20
 
 
 def test_not_found_maps_to_not_found(sim_server: Any) -> None:
@@ -175,6 +233,19 @@ def test_base_url_resolution() -> None:
             resolve_base_url(bad_domain, None)
     with pytest.raises(PipedriveConfigError):
         resolve_base_url(None, "ftp://host")
+
+
+@pytest.mark.parametrize("url", [
+    "https://acme.pipedrive.com/?api_token=0123456789abcdef0123456789abcdef01234567",
+    "https://user:0123456789abcdef0123456789abcdef01234567@acme.pipedrive.com",
+    "https://acme.pipedrive.com/#0123456789abcdef0123456789abcdef01234567",
+])
+def test_a_base_url_with_a_secret_in_it_is_rejected_without_echo(url: str) -> None:
+    with pytest.raises(PipedriveConfigError) as raised:
+        resolve_base_url(None, url)
+    message = str(raised.value)
+    assert "0123456789abcdef" not in message and "user" not in message
+    assert "https://acme.pipedrive.com" in message and "\n" not in message
 
 
 def _ids_read_while_a_row_is_updated(server: Any, keyset: bool) -> list[Any]:

@@ -21,6 +21,12 @@ CASES: Dict[str, Tuple[List[str], Dict[str, str], int, Tuple[str, ...]]] = {
     "unreachable host": ([], {"SOURCES__PIPEDRIVE__BASE_URL": "http://127.0.0.1:9"}, 1, ("unreachable", "127.0.0.1:9", "connection refused", "base_url")),
     "malformed base url": ([], {"SOURCES__PIPEDRIVE__BASE_URL": "ftp://x"}, 2, ("base_url", "malformed")),
     "unknown destination": (["--destination", "duckdbb"], {}, 2, ("unknown destination 'duckdbb'", "duckdb")),
+    "secret in the base url": ([], {"SOURCES__PIPEDRIVE__BASE_URL": "http://127.0.0.1:9/?api_token=secret42"}, 2,
+                               ("base_url (http://127.0.0.1...) is malformed", "api_token")),
+    "unknown history table": ([], {"SOURCES__PIPEDRIVE__HISTORY": '["dealz"]'}, 2,
+                              ("history: dealz cannot keep history", "choose from")),
+    "unknown refresh table": ([], {"SOURCES__PIPEDRIVE__REFRESH_HOURS": '{"userz": 1}'}, 2,
+                              ("refresh_hours: userz is not a table read whole", "users")),
 }
 
 
@@ -31,7 +37,9 @@ def test_bad_configuration_is_one_line(
     args, env, code, needles = CASES[case]
     sim = start_sim()
     runner = make_runner(sim)
-    assert_one_line_failure(runner.run(*args, **env), *needles, code=code)
+    result = runner.run(*args, **env)
+    assert_one_line_failure(result, *needles, code=code)
+    assert "secret42" not in result.stdout + result.stderr
     assert not runner.duckdb_path.exists()  # nothing was loaded
     assert sim.stats()["requests"] <= 1  # at most the one preflight request
 

@@ -96,16 +96,23 @@ def test_transient_faults_of_every_kind_are_retried_and_the_load_is_exact(
     assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
 
 
+@pytest.mark.parametrize(
+    ("table", "path", "listings"), [("goals", "/api/v1/goals/find", 2), ("products", "/api/v2/products", 1)]
+)
 def test_415_skips_the_table_with_a_warning(
-    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
+    table: str, path: str, listings: int, start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sim = start_sim()
-    sim.add_fault("error", path="/api/v1/goals/find", status=415)
-    runner = make_runner(sim)
-    result = runner.run("--resources", "goals,users,deals")
+    sim.add_fault("error", path=path, status=415)
+    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE="10")
+    # small chunks: a skipped listing must not count as one with more pages (chunks forever)
+    result = runner.run("--resources", f"{table},users,deals", "--chunk-pages", "1")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "goals skipped (feature not on the plan)" in result.stderr
-    assert row_count(runner, monkeypatch, "goals") == 0
+    assert f"{table} skipped (feature not on the plan)" in result.stderr
+    # each listing of the table (goals: active and inactive) asks once, not once per chunk
+    assert [rule["fired"] for rule in sim.control("GET", "faults")] == [listings]
+    assert row_count(runner, monkeypatch, table) == 0
     # selecting the deals table runs both of its listings (live and archived)
     assert row_count(runner, monkeypatch, "deals") == len(sim.ground_truth()["deals"])
 

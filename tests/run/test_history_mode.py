@@ -6,6 +6,7 @@ query for each day returns exactly the records the simulator held that day, with
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Set, Tuple
 
@@ -13,7 +14,9 @@ import dlt
 import pytest
 
 import pipedrive.schedule
+from pipedrive import HISTORY_TABLES, pipedrive_source
 from pipedrive.run import load
+from pipedrive.session import RunSession
 from pipedrive_sim.pytest_plugin import UNTHROTTLED
 from tests.helpers.ground_truth import as_utc
 
@@ -75,3 +78,18 @@ def test_as_of_each_day_equals_what_pipedrive_held_that_day(
             rows = client.execute_sql(f"SELECT id, update_time FROM d.{table} WHERE {CURRENT}") if table != "users" else \
                 client.execute_sql(f"SELECT id, modified FROM d.{table} WHERE {CURRENT}")
             assert {(row[0], as_utc(row[1])) for row in rows} == days[-1][1][table], table
+
+
+@pytest.mark.parametrize(("configured", "tables"), [
+    (True, set(HISTORY_TABLES)), ("true", set(HISTORY_TABLES)), (None, set()), ("false", set()),
+    (["deals"], {"deals"}), ('["deals", "persons"]', {"deals", "persons"}), ("deals, persons", {"deals", "persons"}),
+])
+def test_history_is_read_from_code_and_from_config_text(configured: Any, tables: Set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    session = RunSession()
+    pipedrive_source(api_token="a" * 40, base_url="http://127.0.0.1:9", history=configured, session=session)
+    assert session.history == tables
+    # the same through dlt's config (environment values arrive as text)
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__HISTORY", json.dumps(configured) if not isinstance(configured, str) else configured)
+    session = RunSession()
+    pipedrive_source(api_token="a" * 40, base_url="http://127.0.0.1:9", session=session)
+    assert session.history == tables

@@ -15,6 +15,7 @@ from pipedrive.http.rate_limiter import (
     MARGIN_RECOVERY,
     PACE_RECOVERY,
     PACE_RECOVERY_PER_SECOND,
+    FOREIGN_MEMORY_SECONDS,
     WINDOW_MARGIN,
     WINDOW_MARGIN_STEP,
     RateLimitedAdapter,
@@ -77,9 +78,24 @@ def test_requests_of_another_client_on_the_token_shrink_our_share_until_the_rese
     for _ in range(7):  # 20 - 12 - 1 already sent
         limiter.acquire()
     assert clock.slept == []
-    limiter.acquire()  # our share is used up: wait for the server's reset of the other's use
-    assert sum(clock.slept) == pytest.approx(1.0, abs=1e-6)
-    assert limiter.foreign == 0  # the estimate expired with the reset
+    limiter.acquire()  # our share is used up: wait until our own 8 leave the window
+    # (not only for the server's reset in 1 s: the other client comes back in bursts, and a
+    # window filled between them leaves its next burst to 429s that count toward the block)
+    assert sum(clock.slept) == pytest.approx(2.0 * (1 + WINDOW_MARGIN) - 0.1, abs=1e-6)
+    assert limiter.foreign == 0  # the last response's estimate expired with the reset ...
+    assert limiter.requests_per_second == pytest.approx(8 / 2.0)  # ... its share is remembered
+
+
+def test_another_clients_share_is_forgotten_when_it_stays_away() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=20)
+    _answer(limiter, remaining=8, limit=20)  # another client used 12 of 20
+    assert limiter.requests_per_second == pytest.approx(8 / 2.0)
+    clock.now += FOREIGN_MEMORY_SECONDS - 0.5
+    _answer(limiter, remaining=20, limit=20)  # gone from the window (between its bursts)
+    assert limiter.requests_per_second == pytest.approx(8 / 2.0)
+    clock.now += 1.0  # not seen for FOREIGN_MEMORY_SECONDS: the whole window is ours again
+    assert limiter.requests_per_second == pytest.approx(20 / 2.0)
 
 
 def test_a_halted_limiter_refuses_every_caller() -> None:
