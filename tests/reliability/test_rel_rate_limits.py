@@ -108,4 +108,4 @@ def test_cloudflare_block_is_one_line_that_says_wait(
         except urllib.error.HTTPError:
             pass
     result = make_runner(sim).run()
-    assert_one_line_failure(result, "403", "Cloudflare blocked", "wait", "[extract] workers")
+    assert_one_line_failure(result, "403", "Cloudflare blocked", "wait", "other integrations")
