@@ -110,7 +110,7 @@ def summary_lines() -> list[str]:
                               f" ({r['mode']}, {r['rows']:,} rows)",
                               f"min {r.get('min_requests', 0):,} req / {r.get('min_tokens', 0):,} tok",
                               f"{r.get('requests_ratio')} / {r.get('tokens_ratio')}", "(report)", "-", sc["date"]))
-    for name in ("plans", "plans_large"):
+    for name in ("plans_small", "plans", "plans_large"):
         pl = _load(name)
         if not pl:
             continue
@@ -138,7 +138,7 @@ def summary_lines() -> list[str]:
                   "Load average when each benchmark finished (other engineers' test suites shared the 2 "
                   "cores): " + ", ".join(f"{n} {d['machine'].get('loadavg_1_5_15')}"
                                          for n, d in (("efficiency", eff), ("rate_limit", rl), ("throughput", tp),
-                                                      ("singer_tap", tap), ("scaling", sc), ("plans", _load("plans")),
+                                                      ("singer_tap", tap), ("scaling", sc), ("plans_small", _load("plans_small")), ("plans", _load("plans")),
                                                       ("plans_large", _load("plans_large")), ("startup", st)) if d)
                   + ".", ""]
     lines.append(END)

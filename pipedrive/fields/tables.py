@@ -10,16 +10,16 @@ source ever mapped, deleted ones too: their columns still hold old values.
 from typing import Iterator, Sequence
 
 import dlt
+from dlt.common import logger
 from dlt.extract.resource import DltResource
 
 from ..entities import FieldSet
 from ..http import TDataPage
-from ..schedule import record_complete_read
+from ..http.errors import BudgetStop
+from ..schedule import due_now, record_complete_read
 from ..session import RunSession
 from .column_hints import DELETION_FOUND_COLUMN
-from ..schedule import due_now
 from .definitions import MAPPING_TABLE, FieldSetCache
-
 
 
 def field_set_resource(
@@ -38,7 +38,11 @@ def field_set_resource(
     """
 
     def read_definitions() -> Iterator[TDataPage]:
-        raw = field_sets.definitions(field_set.name)
+        try:
+            raw = field_sets.definitions(field_set.name)
+        except BudgetStop as stop:  # the table stays due: read in the next run
+            logger.warning(f"{field_set.table}: stopped by the token budget ({stop}); read again next run")
+            return
         if raw is None:
             return  # not due: the table keeps what the last read loaded
         mapper = field_sets.mapper(field_set.name) if renames_records else None
@@ -76,9 +80,15 @@ def custom_fields_mapping_resource(field_sets: FieldSetCache, session: RunSessio
     def read_mapping() -> Iterator[TDataPage]:
         if MAPPING_TABLE not in due_now(dlt.current.source_state()) and not any(field_sets.is_due(n) for n in names):
             return
-        rows = [row for name in names for row in field_sets.mapper(name).mapping_rows()]
-        with session.lock:
-            record_complete_read(dlt.current.resource_state(), dlt.current.source_state(), MAPPING_TABLE, ())
+        rows = []
+        try:
+            for name in names:
+                rows += field_sets.mapper(name).mapping_rows()
+        except BudgetStop as stop:  # a set whose definitions could not be read: still due next run
+            logger.warning(f"{MAPPING_TABLE}: stopped by the token budget ({stop}); written again next run")
+        else:
+            with session.lock:
+                record_complete_read(dlt.current.resource_state(), dlt.current.source_state(), MAPPING_TABLE, ())
         yield rows
 
     return dlt.resource(

@@ -4,6 +4,9 @@ next run - after the reset - continues from there and ends equal to the ground t
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from typing import Callable
 
 import pytest
@@ -52,3 +55,25 @@ def test_budget_exhausted_mid_run_keeps_loaded_chunks_and_resumes(
     assert "updated_since" in first_persons["params"]  # continued after the loaded chunk
     assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())
 
+
+
+def test_kill_9_during_the_load_of_a_budget_stop_loses_nothing(
+    start_sim: Callable[..., SimProcess], make_runner: Callable[..., PipelineRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clean stop loads what the run read; a `kill -9` in that load is as safe as anywhere:
+    the next run loads the package first and ends equal to the ground truth."""
+    sim = start_sim()
+    runner = make_runner(sim, SOURCES__PIPEDRIVE__PAGE_SIZE="10")
+    sim.control("POST", "budget/reset", {"total": 200})  # ten v1 requests, then the daily 429
+
+    def kill(process: "subprocess.Popen[str]") -> None:
+        os.kill(process.pid, signal.SIGKILL)
+
+    killed = runner.run_with_hook("|load.py|", kill)  # the first load: the budget stop's
+    assert killed.returncode == -signal.SIGKILL
+    assert sim.stats()["budget_exhausted"] >= 1  # the budget really stopped the run before its load
+    sim.control("POST", "budget/reset", {"total": 10_000_000})  # midnight came
+    resumed = runner.run()
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming: loading the package(s) an interrupted run left" in resumed.stderr
+    assert_destination_equals_truth(runner, monkeypatch, sim.ground_truth())

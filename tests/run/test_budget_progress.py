@@ -66,3 +66,34 @@ def test_repeated_runs_under_a_daily_budget_finish_the_backfill(
     assert all(day <= budget + 40 for day in spent)  # the API may let one request overspend
     assert sum(spent) <= 1.5 * unconstrained_tokens
     assert_pipeline_equals_truth(pipeline, server.account.ground_truth())
+
+
+def test_a_budget_of_a_few_requests_a_day_still_finishes(
+    make_sim: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 tokens a day (ten v1 requests): the budget runs out among the reference tables and
+    field definitions of the first chunk, before any listing page; each run still keeps what it
+    read (a field table once failed the whole extract there, so nothing was ever kept) and the
+    backfill of `tiny` finishes. The fixed part of every run (recents, archived deals, leads:
+    about 100 tokens) makes it cost more than one unconstrained load, so the bound is looser."""
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    reference = make_sim(size="tiny", burst_limit=UNTHROTTLED)
+    unconstrained = load(_pipeline(tmp_path, "ref"), api_token=reference.token, base_url=reference.base_url,
+                         **UNCAPPED).tokens
+    server = make_sim(size="tiny", burst_limit=UNTHROTTLED, daily_budget=200)
+    pipeline = _pipeline(tmp_path, "few")
+    spent = []
+    for _ in range(MAX_DAYS):
+        server.budget.reset()
+        server.abuse.reset()
+        before = server.stats()["tokens_spent"]
+        summary = load(pipeline, api_token=server.token, base_url=server.base_url)
+        spent.append(server.stats()["tokens_spent"] - before)
+        if summary.stopped_early is None and not summary.queued_deals and not summary.unfinished:
+            break
+    else:
+        pytest.fail(f"not finished after {MAX_DAYS} days: tokens per day {spent}")
+    print(f"\nbudget 200: {len(spent)} runs, total {sum(spent)} = {sum(spent) / unconstrained:.2f} x {unconstrained}")
+    assert len(spent) >= 5
+    assert sum(spent) <= 2.5 * unconstrained
+    assert_pipeline_equals_truth(pipeline, server.account.ground_truth())
