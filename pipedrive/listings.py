@@ -280,12 +280,16 @@ class ListingReader:
 
     def _not_on_plan(self, error: UnsupportedMediaTypeError) -> None:
         """Skips a listing the account's plan does not have (415) until its next scheduled read:
-        no more pages to read, no longer due now (else every chunk of the run would ask again)."""
+        no more pages to read, no longer due now (else every chunk of the run would ask again),
+        nothing to sweep (the sweep would meet the same 415)."""
         logger.warning(f"Pipedrive table {self.entity.table} skipped (feature not on the plan): {error}")
         state = dlt.current.resource_state()
         state[MORE_PAGES_KEY] = False
+        source_state = dlt.current.source_state()
         with self.session.lock:
-            record_complete_read(state, dlt.current.source_state(), self.entity.table, ())
+            record_complete_read(state, source_state, self.entity.table, ())
+            sweep = source_state.setdefault("resources", {}).setdefault(sweep_name(self.entity), {})
+            sweep[SWEPT_AT_KEY] = utc_now().isoformat()
 
     def _nothing_new(self) -> bool:
         """True when `/v1/recents` shows no change for this listing since its newest row (and no

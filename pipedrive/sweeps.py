@@ -25,7 +25,7 @@ from dlt.extract.resource import DltResource
 from dlt.sources.helpers.requests import Response
 
 from .entities import Entity, Paging
-from .http.errors import BudgetStop
+from .http.errors import BudgetStop, UnsupportedMediaTypeError
 from .http.paginators import V1OffsetPaginator, paginator_for
 from .schedule import READ_AT_KEY, is_due, utc_now
 from .session import RunSession
@@ -100,6 +100,8 @@ def sweep_resource(entity: Entity, session: RunSession, *, interval_hours: float
                 keys.update(record.get(key) for record in page)
         except BudgetStop:
             logger.warning(f"{entity.name}: deletion sweep stopped by the token budget; it runs again next time")
+            return
+        except UnsupportedMediaTypeError:  # not on the plan: the listing skipped its table too
             return
         if getattr(paginator, "shifted", False):
             logger.warning(f"{entity.name}: records were deleted while the sweep paged; it runs again next time")
