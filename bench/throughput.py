@@ -168,11 +168,14 @@ def _spawn(kind: str, base_url: str, work: Path, exclude: Sequence[str], groups_
 
 
 def per_deal_resources() -> list[str]:
-    """The source's resources that make one request per deal (a `{id}` in their path)."""
-    from pipedrive import ENTITIES
+    """The source's resources that make one request per deal (a `{id}` in their path): the deal
+    children of both deal listings (batched `deal_products` stays in)."""
+    from pipedrive.entities import DEAL_CHILDREN, DEAL_LISTINGS, child_resource_name
 
     selected = set(harness.source_resource_names())
-    return [e.name for e in ENTITIES if "{id}" in e.path and e.name in selected]
+    names = [child_resource_name(child, listing) for child in DEAL_CHILDREN if "{id}" in child.path
+             for listing in DEAL_LISTINGS]
+    return [name for name in names if name in selected]
 
 
 def warm_up(base_url: str, exclude: Sequence[str]) -> int:
