@@ -79,6 +79,19 @@ def test_as_of_each_day_equals_what_pipedrive_held_that_day(
                 client.execute_sql(f"SELECT id, modified FROM d.{table} WHERE {CURRENT}")
             assert {(row[0], as_utc(row[1])) for row in rows} == days[-1][1][table], table
 
+    # a full refresh rebuilds the history from what Pipedrive holds now: one version per record
+    account.clock.advance(minutes=1)
+    load(pipeline, api_token=server.token, base_url=server.base_url, history=True, full_refresh=True,
+         max_tokens_per_run=10_000_000)
+    with pipeline.sql_client() as client:
+        for table in TABLES:
+            stamp = "modified" if table == "users" else "update_time"
+            rows = client.execute_sql(f"SELECT id, {stamp}, _dlt_valid_to FROM d.{table}")
+            ids = [row[0] for row in rows]
+            assert len(ids) == len(set(ids)), table  # no version from before the refresh survived
+            current = {(row[0], as_utc(row[1])) for row in rows if row[2] is None}
+            assert current == days[-1][1][table], table  # (a deal deleted in Pipedrive: one closed version)
+
 
 @pytest.mark.parametrize(("configured", "tables"), [
     (True, set(HISTORY_TABLES)), ("true", set(HISTORY_TABLES)), (None, set()), ("false", set()),
