@@ -42,7 +42,7 @@ from .http.read_ahead import read_ahead
 from .recents import ITEM_OF_TABLE, READ_FROM_KEY, changed_items
 from .schedule import MORE_PAGES_KEY, READ_AT_KEY, ReferenceWatch, due_now, is_due, record_complete_read, utc_now
 from .session import RunSession
-from .sweeps import SWEPT_AT_KEY, sweep_name
+from .sweeps import note_swept, sweep_name
 
 HAD_MORE_PAGES_KEY = "had_more_pages"
 """Resource state: `more_pages` as the previous run left it (stable during a run)."""
@@ -272,8 +272,7 @@ class ListingReader:
         state = dlt.current.resource_state()
         state[READ_AT_KEY] = utc_now().isoformat()
         if whole:
-            sweep = dlt.current.source_state().setdefault("resources", {}).setdefault(sweep_name(self.entity), {})
-            sweep[SWEPT_AT_KEY] = utc_now().isoformat()
+            note_swept(dlt.current.source_state(), [sweep_name(self.entity)])
         began = self.session.client.first_server_time if self.session.client else None
         if began is not None:
             state[READ_FROM_KEY] = began.isoformat()
@@ -288,8 +287,7 @@ class ListingReader:
         source_state = dlt.current.source_state()
         with self.session.lock:
             record_complete_read(state, source_state, self.entity.table, ())
-            sweep = source_state.setdefault("resources", {}).setdefault(sweep_name(self.entity), {})
-            sweep[SWEPT_AT_KEY] = utc_now().isoformat()
+            note_swept(source_state, [sweep_name(self.entity)])
 
     def _nothing_new(self) -> bool:
         """True when `/v1/recents` shows no change for this listing since its newest row (and no

@@ -17,7 +17,7 @@ per table and sweep (10 tokens per 500 v2 records); no request between sweeps.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, List, Optional, Set
+from typing import Any, Iterable, Iterator, List, MutableMapping, Optional, Set
 
 import dlt
 from dlt.common import logger
@@ -37,6 +37,15 @@ SWEPT_AT_KEY = "swept_at"
 def sweep_name(entity: Entity) -> str:
     """Resource name of a listing's sweep: `persons_sweep`."""
     return f"{entity.name}_sweep"
+
+
+def note_swept(source_state: MutableMapping[str, Any], sweeps: Iterable[str]) -> None:
+    """Notes the named sweeps as done now (`SWEPT_AT_KEY` in their resource state): applied, or
+    not needed (a read from scratch, a table not on the plan)."""
+    now = utc_now().isoformat()
+    resources = source_state.setdefault("resources", {})
+    for name in sweeps:
+        resources.setdefault(name, {})[SWEPT_AT_KEY] = now
 
 
 @dataclass

@@ -27,8 +27,8 @@ from dlt.extract.source import DltSource
 from .. import pipedrive_source
 from ..entities import ENTITIES, ApiVersion
 from ..fields.definitions import PENDING_CHANGES_KEY
-from ..schedule import due_now, utc_now
-from ..sweeps import SWEPT_AT_KEY, sweep_name
+from ..schedule import due_now
+from ..sweeps import note_swept, sweep_name
 from ..session import RunSession
 from .chunks import listings_with_more_pages, next_chunk
 from .destination import duckdb_kept_open, loader_file_format
@@ -229,13 +229,7 @@ def _mark_gone_upstream(
         applied += [sweep_name(e) for e in ENTITIES if e.name in listings and e.table == table]
     close_deleted_versions(pipeline, session.history & set(chunk.values()))
     if applied:
-        now = utc_now().isoformat()
-
-        def note(state: Dict[str, Any]) -> None:
-            for name in applied:
-                state.setdefault("resources", {}).setdefault(name, {})[SWEPT_AT_KEY] = now
-
-        update_source_state(pipeline, SOURCE_NAME, note)
+        update_source_state(pipeline, SOURCE_NAME, lambda state: note_swept(state, applied))
 
 
 def _reads_whole(resource: str) -> bool:
