@@ -131,8 +131,8 @@ def test_a_cloudflare_block_after_the_spent_budget_ends_as_the_budget_stop(make_
     """Requests in flight when the daily budget runs out each get a 429, and enough of them at once
     (a wide fan-out) make Cloudflare block the ones behind: those end as the budget stop they
     follow, so the run stops cleanly instead of failing (a budget test failed on it under load)."""
-    # the first 429 starts the block; every answer comes 2 s after its request was processed
-    server = make_sim(burst_limit=1_000_000, daily_budget=5, abuse_threshold=0, latency_ms=2000)
+    # the first 429 starts the block; every answer comes 4 s after its request was processed
+    server = make_sim(burst_limit=1_000_000, daily_budget=5, abuse_threshold=0, latency_ms=4000)
     client = _client(server)
     _all(client, "/stages", token_cost=10)  # spends the budget (the API lets one request overspend)
     errors: list[BaseException] = []
@@ -145,9 +145,10 @@ def test_a_cloudflare_block_after_the_spent_budget_ends_as_the_budget_stop(make_
 
     first = threading.Thread(target=fetch, args=("/deals",))
     first.start()
-    # sent while the first is in flight (its 429 is answered 2 s after it was processed), so the
-    # simulator blocks it; its 403 reaches the client 1 s after the 429 did
-    time.sleep(1.0)
+    # sent while the first is in flight (its 429 is answered 4 s after it was processed: 2.5 s to
+    # spare on a busy machine), so the simulator blocks it; its 403 reaches the client 1.5 s after
+    # the 429 did
+    time.sleep(1.5)
     second = threading.Thread(target=fetch, args=("/persons",))
     second.start()
     first.join()
