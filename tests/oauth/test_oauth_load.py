@@ -102,10 +102,13 @@ def test_revocation_mid_run_costs_one_401_round_and_one_refresh(
 def test_parallel_requests_rejected_together_share_one_refresh(
     oauth_sim: Callable[..., SimServer], make_pipeline: Callable[[str], dlt.Pipeline]
 ) -> None:
-    server = oauth_sim(latency_ms=40)
-    # deal children are fetched by dlt's worker threads: several are in flight at the revocation
+    server = oauth_sim(latency_ms=100)
+    # revoked as the deals page passes, before any deal child is fetched: the fan-out then sends
+    # its first burst with the revoked token, several requests within one 100-ms round trip
+    # (revoked on the 3rd participants page instead, a busy machine had sometimes fetched every
+    # child before that page was processed: no request was left to reject)
     source = pipedrive_source().with_resources("deals", "deal_participants", "deal_changes")
-    revoke_on_rows(server, source, "deal_participants", {3})
+    revoke_on_rows(server, source, "deals", {1})
     assert not make_pipeline("pd_oauth").run(source, loader_file_format="jsonl").has_failed_jobs
     assert len(api_401s(server)) >= 2, "needs concurrent requests rejected with the same token"
     assert len(token_requests(server)) == 2  # one refresh under the lock, the others reuse it
