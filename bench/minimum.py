@@ -9,10 +9,16 @@ that delivers the table's rows and counts the pages that endpoint needs:
 - incremental runs: endpoints with an `updated_since` filter read the rows with
   `update_time >= the previous run's maximum` (the boundary second is re-read, it cannot be
   skipped safely); sorted-descending listings without a filter read those rows plus one older
-  row to see the boundary; listings without either are read in full;
-- field definitions: every set, every run (the only way to learn renamed fields), plus the v1
-  definitions of a set when a loaded record holds an option id the v2 definitions no longer list
-  (v2 drops deleted options, only v1 `options_deleted` names them);
+  row to see the boundary; listings without either are read in full when due (below);
+- incremental runs, `/v1/recents`: when the changes of the listings it covers (deals, persons,
+  organizations, activities, products, notes, files) fit one page of 500, one recents request
+  (20 tokens) tells which of them changed, and a covered listing without a change reads nothing;
+- reference tables (read whole) and field definitions: every set and table on a full load; on
+  incremental runs only when due (`refresh_due`: a client cannot know they are unchanged without
+  reading them, so it reads them on a schedule, daily for most; the minimum of a run between two
+  such reads leaves them out), plus the definitions of a set (v2 and v1) when a loaded record holds
+  an option id deleted since the previous run (v2 drops deleted options, only v1
+  `options_deleted` names them);
 - `deal_products`: `/api/v2/deals/products?deal_ids=` with batches of 100 of the run's deals that
   have products (`products_count > 0`), each batch paged by 500 rows;
 - per-deal history and people (`deal_changes`, `deal_stage_changes`, `deal_participants`,
@@ -146,6 +152,10 @@ PER_DEAL: dict[str, tuple[str, str]] = {
 DEAL_PRODUCTS = ("v2", "/deals/products")
 DEAL_IDS_PER_BATCH = 100
 PAGE = 500
+RECENTS = ("v1", "/recents")
+RECENTS_PAGE = 500
+RECENTS_COVERED = ("deals", "persons", "organizations", "activities", "products", "notes", "files")
+"""Listing keys whose changes `/v1/recents` reports (the archived listings and leads it does not)."""
 
 
 @dataclass
@@ -238,22 +248,26 @@ def _needs_deleted_options(account: Any, field_set: str, rows: Sequence[dict[str
     return False
 
 
-def minimum(account: Any, tables: Iterable[str], since: Cursors | None = None) -> Minimum:
+def minimum(account: Any, tables: Iterable[str], since: Cursors | None = None, refresh_due: bool = False) -> Minimum:
     """Minimum requests and tokens to load `tables` of `account` now.
 
     Args:
         account: The simulator account, in the state the run will read.
         tables: Destination tables the run loads (listings of other tables are skipped).
         since: Cursors of the previous run (`cursors_after_sync`); None for a full load.
+        refresh_due: On an incremental run, the reference tables and field definitions are due
+            for their scheduled re-read.
 
     Returns:
         The minimum, per endpoint.
     """
     wanted = set(tables)
+    incremental = since is not None
     result = Minimum()
     field_sets: set[str] = set()
     loaded_by_set: dict[str, list[dict[str, Any]]] = {}
     deals_of_run: list[dict[str, Any]] = []
+    read: list[tuple[Listing, list[dict[str, Any]], int]] = []
     for listing in LISTINGS:
         if listing.table not in wanted:
             continue
@@ -266,8 +280,21 @@ def minimum(account: Any, tables: Iterable[str], since: Cursors | None = None) -
             else:
                 fetched = len(newer)
             rows = newer
+        elif incremental and not refresh_due:
+            continue  # read whole, not due
         else:
             fetched = len(rows)
+        read.append((listing, rows, fetched))
+    if since is not None:
+        covered = [(listing, rows) for listing, rows, _ in read if listing.key in RECENTS_COVERED]
+        # the inclusive boundary second is re-read by a listing, not a change recents reports
+        changed = {listing.key: [r for r in rows if (r.get("update_time") or "") > since.get(listing.key, "")]
+                   for listing, rows in covered}
+        if covered and sum(len(rows) for rows in changed.values()) <= RECENTS_PAGE:
+            result.add(*RECENTS, 1)
+            read = [(listing, rows, fetched) for listing, rows, fetched in read
+                    if listing.key not in changed or changed[listing.key]]
+    for listing, rows, fetched in read:
         if listing.page_size is None:
             requests = listing.requests_per_run
         else:
@@ -288,10 +315,12 @@ def minimum(account: Any, tables: Iterable[str], since: Cursors | None = None) -
         sets = {t[: -len("_fields")] for t in wanted if t.endswith("_fields")} | field_sets
         for name in sorted(sets & set(FIELD_SET_ENDPOINTS)):
             api, path = FIELD_SET_ENDPOINTS[name]
-            result.add(api, path, 1)
-            if name in V1_DEFINITIONS and _needs_deleted_options(
+            deleted_options = name in V1_DEFINITIONS and _needs_deleted_options(
                 account, name, loaded_by_set.get(name, []), None if since is None else since.get(f"options:{name}", {})
-            ):
+            )
+            if not incremental or refresh_due or deleted_options:
+                result.add(api, path, 1)
+            if deleted_options:
                 result.add("v1", V1_DEFINITIONS[name], 1)
     _deal_children(account, wanted, deals_of_run, result, None if since is None else since.get("deals"))
     return result

@@ -41,6 +41,22 @@ def test_minimum_stage_changes_alone_skip_deals_that_did_not_move(tiny: Any) -> 
     assert with_changes.by_endpoint[changelog]["requests"] >= 1
 
 
+def test_minimum_incremental_asks_recents_and_skips_what_is_not_due(tiny: Any) -> None:
+    tables = ["deals", "persons", "organizations", "notes", "users", "call_logs", "deal_fields"]
+    cursors = minimum.cursors_after_sync(tiny)
+    tiny.clock.advance(minutes=60)
+    deal = next(d for d in tiny.records("deals") if not d.get("is_deleted"))
+    tiny.update("deals", deal["id"], {"title": "edited"})
+    run = minimum.minimum(tiny, tables, cursors)
+    assert run.by_endpoint["v1 /recents"]["requests"] == 1
+    assert run.by_endpoint["v2 /deals"]["requests"] == 1
+    # no change in these listings; reference tables and field sets not due
+    for endpoint in ("v2 /persons", "v2 /organizations", "v1 /notes", "v1 /users", "v1 /callLogs", "v2 /dealFields"):
+        assert endpoint not in run.by_endpoint, endpoint
+    due = minimum.minimum(tiny, tables, cursors, refresh_due=True)
+    assert due.by_endpoint["v1 /users"]["requests"] == 1 and due.by_endpoint["v2 /dealFields"]["requests"] == 1
+
+
 def test_efficiency_core(tiny: Any) -> None:
     result = efficiency.run(account=tiny, fraction=0.01)
     full, incremental = result["syncs"]
