@@ -301,19 +301,24 @@ def workdir(name: str) -> Path:
     return path
 
 
-def make_pipeline(work: Path, name: str) -> Any:
+def make_pipeline(work: Path, name: str, product_duckdb: bool = False) -> Any:
     """A DuckDB pipeline whose state and database live under `work`.
 
     Args:
         work: Scratch directory.
         name: Pipeline name (also the DuckDB file name).
+        product_duckdb: DuckDB with the product's settings (`destination_for("duckdb")`: one
+            thread per connection), as the command line loads it; False: dlt's defaults.
     """
     import dlt
 
+    from pipedrive.run.destination import duckdb_destination
+
+    database = str(work / f"{name}.duckdb")
     return dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(work / "pipelines"),
-        destination=dlt.destinations.duckdb(str(work / f"{name}.duckdb")),
+        destination=duckdb_destination(database) if product_duckdb else dlt.destinations.duckdb(database),
         dataset_name="pipedrive",
         progress=None,
     )
@@ -343,7 +348,8 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
         return RunResult(wall_s=wall, steps_s={"extract": wall}, rows=rows)
     from pipedrive.run.destination import duckdb_kept_open
 
-    with duckdb_kept_open(pipeline):  # as pipedrive_pipeline.py runs (incremental runs only)
+    # as `pipedrive.run.load` runs one chunk; the whole account in one `run` is unbounded on a first run
+    with duckdb_kept_open(pipeline, unbounded=pipeline.first_run):
         info = pipeline.run(data, loader_file_format="jsonl")
     wall = time.perf_counter() - started
     trace = pipeline.last_trace
@@ -353,6 +359,38 @@ def run_measured(pipeline: Any, data: Any, extract_only: bool = False) -> RunRes
             steps[step.step] = steps.get(step.step, 0.0) + (step.finished_at - step.started_at).total_seconds()
     rows = dict(trace.last_normalize_info.row_counts) if trace.last_normalize_info else {}
     return RunResult(wall_s=wall, steps_s=steps, rows=rows, load_ok=not info.has_failed_jobs)
+
+
+def run_protocol(pipeline: Any, **load_options: Any) -> RunResult:
+    """Runs `pipedrive.run.load(pipeline, **load_options)`, the product's run (chunks, repair,
+    lock), with the steps and normalized rows of every chunk summed from its trace.
+
+    Args:
+        pipeline: The pipeline.
+        **load_options: `load` arguments (`chunk_pages`, source options such as `base_url`).
+    """
+    from pipedrive.run import load
+
+    traces: dict[str, Any] = {}
+
+    def keep_trace(_message: str) -> None:  # called after every chunk but the last
+        if pipeline.last_trace is not None:
+            traces[pipeline.last_trace.transaction_id] = pipeline.last_trace
+
+    started = time.perf_counter()
+    summary = load(pipeline, progress=keep_trace, **load_options)
+    wall = time.perf_counter() - started
+    keep_trace("")
+    steps: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    for trace in traces.values():
+        for step in trace.steps:
+            if step.finished_at and step.started_at:
+                steps[step.step] = steps.get(step.step, 0.0) + (step.finished_at - step.started_at).total_seconds()
+        for table, count in (trace.last_normalize_info.row_counts if trace.last_normalize_info else {}).items():
+            rows[table] = rows.get(table, 0) + count
+    steps["chunks"] = summary.chunks
+    return RunResult(wall_s=wall, steps_s=steps, rows=rows, load_ok=summary.stopped_early is None)
 
 
 def run_phased(pipeline: Any, data: Any) -> tuple[RunResult, dict[str, float]]:

@@ -13,6 +13,11 @@ and load included, as they send nothing), and the most requests that were in fli
 
     .venv/bin/python -m bench.plans [--size medium] [--plans lite,growth,premium,ultimate,ultimate-oauth]
                                     [--latency-ms 100] [--fraction 0.01] [--no-change] [--no-incremental]
+                                    [--protocol]
+
+`--protocol` runs each sync through `pipedrive.run.load` (chunks of 20 pages, the product's DuckDB
+settings, one connection held per chunk), as the command line does; without it one
+`pipeline.run` loads the whole source (the setting of the earlier figures).
 """
 
 from __future__ import annotations
@@ -52,19 +57,24 @@ def burst_limit(plan_key: str) -> int:
     return BURST[plan] * (OAUTH_MULTIPLIER if oauth else 1)
 
 
-def source_for(sim: SimProcess, resources: Sequence[str] | None = None) -> Any:
-    """The `pipedrive` source against `sim`: API token, or OAuth when the simulator has it."""
-    from pipedrive import pipedrive_source
+def source_options(sim: SimProcess) -> dict[str, Any]:
+    """`pipedrive_source` arguments against `sim`: API token, or OAuth when the simulator has it."""
     from pipedrive.http.oauth import PipedriveOAuthCredentials
 
-    kwargs: dict[str, Any] = {"base_url": sim.base_url, "max_tokens_per_run": harness.UNLIMITED}
-    if sim.oauth:
-        credentials = PipedriveOAuthCredentials()
-        for key, value in sim.oauth_settings().items():
-            setattr(credentials, key, value)
-        source = pipedrive_source(api_token=None, oauth=credentials, **kwargs)
-    else:
-        source = pipedrive_source(api_token=harness.TOKEN, **kwargs)
+    options: dict[str, Any] = {"base_url": sim.base_url, "max_tokens_per_run": harness.UNLIMITED}
+    if not sim.oauth:
+        return {**options, "api_token": harness.TOKEN}
+    credentials = PipedriveOAuthCredentials()
+    for key, value in sim.oauth_settings().items():
+        setattr(credentials, key, value)
+    return {**options, "api_token": None, "oauth": credentials}
+
+
+def source_for(sim: SimProcess, resources: Sequence[str] | None = None) -> Any:
+    """The `pipedrive` source against `sim`."""
+    from pipedrive import pipedrive_source
+
+    source = pipedrive_source(**source_options(sim))
     return source.with_resources(*resources) if resources else source
 
 
@@ -108,21 +118,25 @@ def api_profile(log: Sequence[tuple[float, float, int, str]], started: float, en
 
 
 def measure(sim: SimProcess, pipeline: Any, plan_key: str, label: str, since: dict[str, Any] | None,
-            tables: Sequence[str] | None, resources: Sequence[str] | None) -> dict[str, Any]:
-    """One sync against `sim`, with its bound and API profile."""
+            tables: Sequence[str] | None, resources: Sequence[str] | None, protocol: bool = False) -> dict[str, Any]:
+    """One sync against `sim`, with its bound and API profile (`protocol`: through
+    `pipedrive.run.load`, as the command line runs, else one `pipeline.run` of the source)."""
     limit = burst_limit(plan_key)
     minimum = sim.minimum(tables, since) if tables is not None else None
     sim.reset_log()
-    source = source_for(sim, resources)
     started_epoch = time.time()
     with harness.PeakRss() as rss:
-        run = harness.run_measured(pipeline, source)
+        if protocol:
+            run = harness.run_protocol(pipeline, tables=resources, **source_options(sim))
+        else:
+            run = harness.run_measured(pipeline, source_for(sim, resources))
     ended_epoch = time.time()
     stats = harness.server_counts(sim.stats())
     requests = stats["requests"]
     bound = requests / (limit / WINDOW_S)
     out: dict[str, Any] = {
         "plan": plan_key,
+        "path": "pipedrive.run.load" if protocol else "pipeline.run",
         "limit_per_2s": limit,
         "sync": label,
         "requests": requests,
@@ -154,7 +168,8 @@ def measure(sim: SimProcess, pipeline: Any, plan_key: str, label: str, since: di
 
 
 def run_plan(size: str, plan_key: str, latency_ms: float, fraction: float | None, no_change: bool,
-             resources: Sequence[str] | None = None, with_minimum: bool = True) -> list[dict[str, Any]]:
+             resources: Sequence[str] | None = None, with_minimum: bool = True,
+             protocol: bool = False) -> list[dict[str, Any]]:
     """Full sync, incremental after `fraction` changed (None: none), and a no-change run."""
     from .scenario import selected_resources, tables_of
 
@@ -164,16 +179,17 @@ def run_plan(size: str, plan_key: str, latency_ms: float, fraction: float | None
     work = harness.workdir(f"{NAME}-{plan_key}")
     try:
         with SimProcess(size, plan=plan, oauth=oauth, latency_ms=latency_ms) as sim:
-            pipeline = harness.make_pipeline(work, f"{NAME}_{plan_key.replace('-', '_')}")
-            syncs = [measure(sim, pipeline, plan_key, "full", None, tables, names)]
+            pipeline = harness.make_pipeline(work, f"{NAME}_{plan_key.replace('-', '_')}", product_duckdb=protocol)
+            syncs = [measure(sim, pipeline, plan_key, "full", None, tables, names, protocol)]
             if fraction is not None:
                 cursors = sim.cursors()
                 changed = sim.mutate(fraction)
-                syncs.append(measure(sim, pipeline, plan_key, f"incremental {fraction:.1%}", cursors, tables, names))
+                syncs.append(measure(sim, pipeline, plan_key, f"incremental {fraction:.1%}", cursors, tables, names,
+                                     protocol))
                 syncs[-1]["changed"] = changed
             if no_change:
                 cursors = sim.cursors()
-                syncs.append(measure(sim, pipeline, plan_key, "no change", cursors, tables, names))
+                syncs.append(measure(sim, pipeline, plan_key, "no change", cursors, tables, names, protocol))
     finally:
         harness.cleanup(work)
     for sync in syncs:
@@ -183,11 +199,11 @@ def run_plan(size: str, plan_key: str, latency_ms: float, fraction: float | None
 
 def run(size: str = "medium", plans: Sequence[str] = tuple(PLANS), latency_ms: float = 100.0,
         fraction: float | None = 0.01, no_change: bool = False, resources: Sequence[str] | None = None,
-        with_minimum: bool = True) -> dict[str, Any]:
+        with_minimum: bool = True, protocol: bool = False) -> dict[str, Any]:
     """Every plan in turn (one simulator process per plan)."""
     syncs: list[dict[str, Any]] = []
     for plan_key in plans:
-        syncs.extend(run_plan(size, plan_key, latency_ms, fraction, no_change, resources, with_minimum))
+        syncs.extend(run_plan(size, plan_key, latency_ms, fraction, no_change, resources, with_minimum, protocol))
     return {"size": size, "latency_ms": latency_ms, "plans": list(plans),
             "target": f"wall <= {TARGET_BOUND_RATIO} x requests / (limit / 2 s) ({TARGET_BOUND_RATIO_LARGE} x on large), 429 < 1%, no 403",
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()], "syncs": syncs}
@@ -218,10 +234,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-minimum", action="store_true", help="skip bench.minimum (large accounts)")
     parser.add_argument("--resources", default="", help="comma-separated resources (default: all selected)")
     parser.add_argument("--name", default=NAME, help="result file name (bench/results/<name>.json)")
+    parser.add_argument("--protocol", action="store_true",
+                        help="run through pipedrive.run.load (chunks, the product's DuckDB settings), as the command line does")
     args = parser.parse_args(argv)
     result = run(args.size, harness.csv_list(args.plans), args.latency_ms,
                  None if args.no_incremental else args.fraction, args.no_change,
-                 harness.csv_list(args.resources) or None, not args.no_minimum)
+                 harness.csv_list(args.resources) or None, not args.no_minimum, args.protocol)
     result["command"] = " ".join([".venv/bin/python -m bench.plans", *(argv if argv is not None else sys.argv[1:])])
     return harness.publish(args.name, result, report)
 

@@ -17,7 +17,7 @@ What the command line does and a library, Airflow or Dagster task needs just the
 """
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import dlt
 from dlt.common import logger
@@ -145,42 +145,43 @@ def load(
             session.client.probe(PREFLIGHT_PATH, api=ApiVersion.V1, token_cost=PREFLIGHT_COST)
         pipeline = reopen_if_repaired(pipeline, progress)
         started = time.monotonic()
-        with duckdb_kept_open(pipeline, backfill=full_refresh):
-            if full_refresh:
-                if pipeline.has_pending_data:
-                    pipeline.abort_packages()  # everything is dropped and reloaded anyway
-            else:
-                finish_interrupted_run(pipeline, progress)
-                _reload_missing_tables(pipeline, source, build_source, progress)
-            chunks = 0
-            names: Optional[List[str]] = None
-            while True:
-                session.start_chunk()
+        unbounded = chunk_pages == 0 and (full_refresh or pipeline.first_run)
+        if full_refresh:
+            if pipeline.has_pending_data:
+                pipeline.abort_packages()  # everything is dropped and reloaded anyway
+        else:
+            finish_interrupted_run(pipeline, progress)
+            _reload_missing_tables(pipeline, source, build_source, progress)
+        chunks = 0
+        names: Optional[List[str]] = None
+        while True:
+            session.start_chunk()
+            with duckdb_kept_open(pipeline, unbounded=unbounded):
                 pipeline.run(
                     source,
                     loader_file_format=loader_file_format(pipeline),
                     refresh=("drop_resources" if tables else "drop_sources") if full_refresh and not chunks else None,
                 )
-                chunks += 1
                 _mark_gone_upstream(pipeline, session, _tables_of(source), selected)
                 rereads = _follow_field_changes(pipeline, selected)
-                if session.stopped_by is not None:
-                    progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
-                    break
-                state = source_state(pipeline)
-                previous = names
-                names = sorted({*next_chunk(selected, listings_with_more_pages(state), due_now(state)), *rereads})
-                if not names:
-                    break
-                if names == previous and not _rows_of_last_chunk(pipeline):
-                    # a safety net: the same resources again after a chunk that loaded nothing would
-                    # loop forever (a listing that cannot make progress); the next run tries again
-                    logger.warning(f"chunk {chunks} loaded nothing; not running {', '.join(names)} again in this run")
-                    break
-                progress(f"chunk {chunks} loaded; more to read for: {', '.join(names)}")
-                source = build_source(names)
-            stop = session.stopped_by
-            return summarize(pipeline, chunks, started, session.stats, stopped_early=str(stop) if stop else None)
+            chunks += 1
+            if session.stopped_by is not None:
+                progress(f"chunk {chunks} loaded; stopped by the token budget, the next run continues")
+                break
+            state = source_state(pipeline)
+            previous = names
+            names = sorted({*next_chunk(selected, listings_with_more_pages(state), due_now(state)), *rereads})
+            if not names:
+                break
+            if names == previous and not _rows_of_last_chunk(pipeline):
+                # a safety net: the same resources again after a chunk that loaded nothing would
+                # loop forever (a listing that cannot make progress); the next run tries again
+                logger.warning(f"chunk {chunks} loaded nothing; not running {', '.join(names)} again in this run")
+                break
+            progress(f"chunk {chunks} loaded; more to read for: {', '.join(names)}")
+            source = build_source(names)
+        stop = session.stopped_by
+        return summarize(pipeline, chunks, started, session.stats, stopped_early=str(stop) if stop else None)
 
 
 def _rows_of_last_chunk(pipeline: dlt.Pipeline) -> int:
@@ -216,18 +217,24 @@ def _mark_gone_upstream(
     done = {name: (table, keys) for name, (table, _, keys) in session.complete_reads.items()}
     key_of = {table: key for table, key, _ in session.complete_reads.values()}
     read_whole = {name: table for name, table in chunk.items() if name in session.complete_reads or _reads_whole(name)}
-    for table, keys in complete_tables(done, read_whole).items():
-        mark_gone(pipeline, table, keys, history=table in session.history, key=key_of[table], **options)
     swept = {result.listing: (result.table, result.keys) for result in session.sweeps}
     listings = {e.name: e.table for e in ENTITIES if e.is_incremental and e.name in selected}
+    marks: List[Tuple[str, Set[Any], Dict[str, Any]]] = [
+        (table, keys, {"key": key_of[table]}) for table, keys in complete_tables(done, read_whole).items()
+    ]
     applied: List[str] = []
     for table, keys in complete_tables(swept, listings).items():
         started = min(result.started for result in session.sweeps if result.table == table)
         entity = next(e for e in ENTITIES if e.table == table)
-        mark_gone(pipeline, table, keys, history=table in session.history, older_than=started,
-                  key=entity.primary_key[0], **options)
+        marks.append((table, keys, {"key": entity.primary_key[0], "older_than": started}))
         applied += [sweep_name(e) for e in ENTITIES if e.name in listings and e.table == table]
-    close_deleted_versions(pipeline, session.history & set(chunk.values()))
+    history = session.history & set(chunk.values())
+    if marks or history:
+        # one client for all: one each cost ~50 ms per table (a remote warehouse: a connection each)
+        with pipeline.sql_client() as client:
+            for table, keys, where in marks:
+                mark_gone(client, table, keys, history=table in session.history, **where, **options)
+            close_deleted_versions(client, history)
     if applied:
         update_source_state(pipeline, SOURCE_NAME, lambda state: note_swept(state, applied))
 
