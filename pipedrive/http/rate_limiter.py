@@ -114,6 +114,7 @@ class RateLimiter:
         latency: Moving average of the seconds a request spends in flight (None before the first
             timed response); with the window's rate it tells how many requests to keep in
             flight (`pipedrive.http.concurrency`).
+        fastest: The shortest time in flight of the run (see `settle`).
         waits: How many times a caller had to wait.
         waited_seconds: Total time callers waited.
         rate_limited: 429 responses reported through `on_rate_limited`.
@@ -153,6 +154,7 @@ class RateLimiter:
         self._recent_429s: List[float] = []
         self._reacted_at: float = float("-inf")
         self.latency: Optional[float] = None
+        self.fastest: Optional[float] = None
 
     @property
     def effective_limit(self) -> int:
@@ -234,8 +236,11 @@ class RateLimiter:
             return delay
         return 0.0
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
         """Blocks until a request may be sent, then reserves one slot in the current window.
+
+        Returns:
+            The time the slot was taken (the clock's), for `settle`.
 
         Raises:
             Exception: The error given to `halt`, once the limiter is halted.
@@ -251,7 +256,7 @@ class RateLimiter:
                     delay = self._delay(now, self._waiting_ahead_of_bulk if bulk else 0)
                     if delay <= 0:
                         self._sent.append(now)
-                        return
+                        return now
                     if not bulk and not ahead_of_bulk:
                         ahead_of_bulk = True
                         self._waiting_ahead_of_bulk += 1
@@ -265,6 +270,33 @@ class RateLimiter:
             if ahead_of_bulk:
                 with self._lock:
                     self._waiting_ahead_of_bulk -= 1
+
+    def settle(self, taken_at: float, in_flight: float) -> None:
+        """Moves a request's place in our log to the latest moment the server can have counted it.
+
+        The server counts a request when it arrives; the log has it from when its slot was taken.
+        A request that took longer than the fastest one of the run spent the difference before it
+        arrived or while the server worked on it: which of the two, the client cannot tell, so
+        the request counts from `now - fastest` (its latest possible arrival). Without this, the
+        first burst of a run (dozens of new connections at once) reached the server over a few
+        hundred milliseconds while the log had it all at its start, and the next window's burst
+        met the server's count of the late ones: 2-4 x 429 at the start of a short run, each
+        waited out (bench/RESULTS.md, benchmarks 2 and 6).
+
+        Args:
+            taken_at: What `acquire` returned for the request.
+            in_flight: Seconds from sending it to its response.
+        """
+        with self._lock:
+            now = self._clock()
+            fastest = self.fastest = in_flight if self.fastest is None else min(self.fastest, in_flight)
+            latest = now - fastest
+            if latest <= taken_at:
+                return
+            index = bisect.bisect_left(self._sent, taken_at)
+            if index < len(self._sent) and self._sent[index] == taken_at:
+                del self._sent[index]
+                bisect.insort(self._sent, latest)
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
@@ -413,11 +445,14 @@ class RateLimitedAdapter(HTTPAdapter):
         self.limiter = limiter
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        """Waits for a slot in the window, then sends; sets `response.seconds_in_flight`."""
-        self.limiter.acquire()
+        """Waits for a slot in the window, then sends; sets `response.seconds_in_flight` and
+        settles the request's place in the limiter's log."""
+        taken_at = self.limiter.acquire()
         sent = time.monotonic()
         response = super().send(request, *args, **kwargs)
-        setattr(response, IN_FLIGHT_ATTRIBUTE, time.monotonic() - sent)
+        in_flight = time.monotonic() - sent
+        setattr(response, IN_FLIGHT_ATTRIBUTE, in_flight)
+        self.limiter.settle(taken_at, in_flight)
         return response
 
 

@@ -301,3 +301,33 @@ def test_the_reset_header_is_relative_seconds() -> None:
     limiter.on_rate_limited(3.0)  # x-ratelimit-reset: 3 means "in three seconds"
     limiter.acquire()
     assert sum(clock.slept) == pytest.approx(3.0, abs=1e-6)
+
+
+def test_a_request_slower_than_the_fastest_counts_from_its_latest_possible_arrival() -> None:
+    """A run's first burst: 40 slots taken at once, the server counted the late ones up to 0.4 s
+    later (new connections). The next window's requests wait for those, not for the log's t=0."""
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    taken = [limiter.acquire() for _ in range(40)]
+    assert clock.slept == [] and set(taken) == {1000.0}
+    clock.now = 1000.1
+    limiter.settle(taken[0], in_flight=0.1)  # the fastest: arrived at once
+    clock.now = 1000.5
+    for slot in taken[1:]:
+        limiter.settle(slot, in_flight=0.5)  # 0.4 s slower: counted at 1000.4 at the latest
+    assert limiter.fastest == pytest.approx(0.1)
+    limiter.acquire()  # the first one left the window: one slot free at the window's end
+    assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + WINDOW_MARGIN))
+    limiter.acquire()  # the others count until 0.4 s later
+    assert clock.now == pytest.approx(1000.4 + 2.0 * (1 + WINDOW_MARGIN))
+
+
+def test_a_request_as_fast_as_the_fastest_keeps_its_place() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    taken = [limiter.acquire() for _ in range(40)]
+    clock.now = 1000.1
+    for slot in taken:
+        limiter.settle(slot, in_flight=0.1)
+    limiter.acquire()
+    assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + WINDOW_MARGIN))
