@@ -15,6 +15,9 @@ BEGIN = "<!-- BEGIN GENERATED (bench/report.py) -->"
 END = "<!-- END GENERATED -->"
 
 
+PLANS_RESULTS = ("plans_small", "plans", "plans_medium", "plans_protocol", "plans_large")
+"""`bench.plans` result files (`--name`), in the order of the table."""
+
 def _load(name: str) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -110,14 +113,15 @@ def summary_lines() -> list[str]:
                               f" ({r['mode']}, {r['rows']:,} rows)",
                               f"min {r.get('min_requests', 0):,} req / {r.get('min_tokens', 0):,} tok",
                               f"{r.get('requests_ratio')} / {r.get('tokens_ratio')}", "(report)", "-", sc["date"]))
-    for name in ("plans_small", "plans", "plans_large"):
+    for name in PLANS_RESULTS:
         pl = _load(name)
         if not pl:
             continue
         machine = machine or pl["machine"]
         for s in pl["syncs"]:
+            path = ", through run.load" if s.get("path") == "pipedrive.run.load" else ""
             lines.append(_row("6 plans", f"{s['size']} {s['sync']} ({s['plan']}, {s['limit_per_2s']}/2 s, "
-                              f"{pl['latency_ms']:.0f} ms)",
+                              f"{pl['latency_ms']:.0f} ms{path})",
                               f"{s['wall_s']:,.1f} s, {s['requests']:,} req, {s['responses_429']} x 429, "
                               f"{s['blocked_403']} x 403; API not the limit {s['api_not_limit_share']:.0%}; "
                               f"peak RSS {s['peak_rss_mb']:,.0f} MB",
@@ -138,8 +142,8 @@ def summary_lines() -> list[str]:
                   "Load average when each benchmark finished (other engineers' test suites shared the 2 "
                   "cores): " + ", ".join(f"{n} {d['machine'].get('loadavg_1_5_15')}"
                                          for n, d in (("efficiency", eff), ("rate_limit", rl), ("throughput", tp),
-                                                      ("singer_tap", tap), ("scaling", sc), ("plans_small", _load("plans_small")), ("plans", _load("plans")),
-                                                      ("plans_large", _load("plans_large")), ("startup", st)) if d)
+                                                      ("singer_tap", tap), ("scaling", sc),
+                                                      *((name, _load(name)) for name in PLANS_RESULTS), ("startup", st)) if d)
                   + ".", ""]
     lines.append(END)
     return lines
