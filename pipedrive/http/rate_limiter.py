@@ -54,6 +54,10 @@ token's Cloudflare block as much as our own (bench/shared_token)."""
 FOREIGN_NOISE = 0.05
 """Shares of the window up to this fraction of the limit are not remembered: at the higher plans
 a few of our own requests arriving late look like another client's."""
+MAX_LATE_ARRIVAL = 0.25
+"""Seconds `settle` may move a request: the late arrivals of a first burst were within ~0.3 s, while
+a first-window listing page the server works on for a second would, moved by all of it, hold its
+slot (and every later request taking that slot) back by as much for the whole run."""
 IN_FLIGHT_ATTRIBUTE = "seconds_in_flight"
 """Set by `RateLimitedAdapter` on each response (see `seconds_in_flight`)."""
 MIN_PACE = 0.1
@@ -155,6 +159,7 @@ class RateLimiter:
         self._reacted_at: float = float("-inf")
         self.latency: Optional[float] = None
         self.fastest: Optional[float] = None
+        self._first_at: Optional[float] = None  # the run's first request (see `settle`)
 
     @property
     def effective_limit(self) -> int:
@@ -256,6 +261,8 @@ class RateLimiter:
                     delay = self._delay(now, self._waiting_ahead_of_bulk if bulk else 0)
                     if delay <= 0:
                         self._sent.append(now)
+                        if self._first_at is None:
+                            self._first_at = now
                         return now
                     if not bulk and not ahead_of_bulk:
                         ahead_of_bulk = True
@@ -277,11 +284,14 @@ class RateLimiter:
         The server counts a request when it arrives; the log has it from when its slot was taken.
         A request that took longer than the fastest one of the run spent the difference before it
         arrived or while the server worked on it: which of the two, the client cannot tell, so
-        the request counts from `now - fastest` (its latest possible arrival). Without this, the
-        first burst of a run (dozens of new connections at once) reached the server over a few
-        hundred milliseconds while the log had it all at its start, and the next window's burst
-        met the server's count of the late ones: 2-4 x 429 at the start of a short run, each
-        waited out (bench/RESULTS.md, benchmarks 2 and 6).
+        the request counts from `now - fastest` (its latest possible arrival), at most
+        `MAX_LATE_ARRIVAL` later than its slot was taken. Only requests of
+        the run's first window: its burst opens dozens of new connections at once and reached the
+        server over a few hundred milliseconds while the log had it all at its start, so the next
+        window's burst met the server's count of the late ones (4-11 x 429 at the start of a 1%
+        incremental at Ultimate). Later requests go over open connections; settling them all
+        took a Growth incremental from 15.5 to 18 s, their slowness being the server's work, not
+        a late arrival (bench/RESULTS.md, round 4).
 
         Args:
             taken_at: What `acquire` returned for the request.
@@ -290,8 +300,8 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             fastest = self.fastest = in_flight if self.fastest is None else min(self.fastest, in_flight)
-            latest = now - fastest
-            if latest <= taken_at:
+            latest = min(now - fastest, taken_at + MAX_LATE_ARRIVAL)
+            if latest <= taken_at or self._first_at is None or taken_at > self._first_at + self.window:
                 return
             index = bisect.bisect_left(self._sent, taken_at)
             if index < len(self._sent) and self._sent[index] == taken_at:

@@ -16,6 +16,7 @@ from pipedrive.http.rate_limiter import (
     PACE_RECOVERY,
     PACE_RECOVERY_PER_SECOND,
     FOREIGN_MEMORY_SECONDS,
+    MAX_LATE_ARRIVAL,
     WINDOW_MARGIN,
     WINDOW_MARGIN_STEP,
     RateLimitedAdapter,
@@ -312,14 +313,20 @@ def test_a_request_slower_than_the_fastest_counts_from_its_latest_possible_arriv
     assert clock.slept == [] and set(taken) == {1000.0}
     clock.now = 1000.1
     limiter.settle(taken[0], in_flight=0.1)  # the fastest: arrived at once
-    clock.now = 1000.5
-    for slot in taken[1:]:
-        limiter.settle(slot, in_flight=0.5)  # 0.4 s slower: counted at 1000.4 at the latest
+    clock.now = 1000.3
+    for slot in taken[1:20]:
+        limiter.settle(slot, in_flight=0.3)  # 0.2 s slower: counted at 1000.2 at the latest
+    clock.now = 1001.0
+    for slot in taken[20:]:
+        limiter.settle(slot, in_flight=1.0)  # slower still: moved by MAX_LATE_ARRIVAL only
     assert limiter.fastest == pytest.approx(0.1)
     limiter.acquire()  # the first one left the window: one slot free at the window's end
     assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + WINDOW_MARGIN))
-    limiter.acquire()  # the others count until 0.4 s later
-    assert clock.now == pytest.approx(1000.4 + 2.0 * (1 + WINDOW_MARGIN))
+    for _ in range(19):
+        limiter.acquire()  # the next 19 count until 0.2 s later
+    assert clock.now == pytest.approx(1000.2 + 2.0 * (1 + WINDOW_MARGIN))
+    limiter.acquire()
+    assert clock.now == pytest.approx(1000.0 + MAX_LATE_ARRIVAL + 2.0 * (1 + WINDOW_MARGIN))
 
 
 def test_a_request_as_fast_as_the_fastest_keeps_its_place() -> None:
@@ -331,3 +338,20 @@ def test_a_request_as_fast_as_the_fastest_keeps_its_place() -> None:
         limiter.settle(slot, in_flight=0.1)
     limiter.acquire()
     assert clock.now == pytest.approx(1000.0 + 2.0 * (1 + WINDOW_MARGIN))
+
+
+def test_requests_after_the_first_window_keep_their_place() -> None:
+    """Later requests go over open connections: a slow answer is the server's work, not a late
+    arrival, and settling it would waste the window."""
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    limiter.settle(limiter.acquire(), in_flight=0.1)
+    clock.now = 1003.0  # past the first window
+    taken = [limiter.acquire() for _ in range(39)]
+    clock.now = 1003.5
+    for slot in taken:
+        limiter.settle(slot, in_flight=0.5)
+    clock.now = 1004.0
+    limiter.acquire()
+    limiter.acquire()  # the 41st of the window: waits for the 1003.0 ones, not for 1003.4
+    assert clock.now == pytest.approx(1003.0 + 2.0 * (1 + WINDOW_MARGIN))
