@@ -118,7 +118,7 @@ class RateLimiter:
         latency: Moving average of the seconds a request spends in flight (None before the first
             timed response); with the window's rate it tells how many requests to keep in
             flight (`pipedrive.http.concurrency`).
-        fastest: The shortest time in flight of the run (see `settle`).
+        fastest: The shortest time in flight of the run's first window (see `settle`).
         waits: How many times a caller had to wait.
         waited_seconds: Total time callers waited.
         rate_limited: 429 responses reported through `on_rate_limited`.
@@ -297,11 +297,14 @@ class RateLimiter:
             taken_at: What `acquire` returned for the request.
             in_flight: Seconds from sending it to its response.
         """
+        first_at = self._first_at  # set once, by the run's first `acquire`
+        if first_at is None or taken_at > first_at + self.window:
+            return  # past the first window: nothing to settle, no lock on the hot path
         with self._lock:
             now = self._clock()
             fastest = self.fastest = in_flight if self.fastest is None else min(self.fastest, in_flight)
             latest = min(now - fastest, taken_at + MAX_LATE_ARRIVAL)
-            if latest <= taken_at or self._first_at is None or taken_at > self._first_at + self.window:
+            if latest <= taken_at:
                 return
             index = bisect.bisect_left(self._sent, taken_at)
             if index < len(self._sent) and self._sent[index] == taken_at:
