@@ -51,8 +51,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="read every reference table and field set now, whether due or not",
     )
     parser.add_argument(
-        "--chunk-pages", type=int, default=DEFAULT_CHUNK_PAGES,
-        help="pages per incremental table per loaded chunk (0: one chunk, no checkpoints)",
+        "--chunk-pages", type=int, default=None,
+        help=f"pages per incremental table per loaded chunk (0: one chunk, no checkpoints; default "
+             f"{DEFAULT_CHUNK_PAGES}, more for tables other than deals above the Growth plan's burst limit)",
     )
     parser.add_argument(
         "--wait-for-lock", type=float, default=0.0, metavar="SECONDS",

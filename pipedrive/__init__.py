@@ -95,7 +95,9 @@ def pipedrive_source(
             None) and keep the remaining deals queued for the next run.
         max_pages_per_chunk: Pages an incremental table reads per `pipeline.run()` before it
             flags itself as having more (`pipedrive.run.load` runs chunk after chunk until none
-            has). None: read everything in one run.
+            has); with the protocol's default chunk size the session scales it with the burst
+            limit for tables other than the deals (`RunSession.pages_per_chunk`). None: read
+            everything in one run.
         page_size: Largest `limit` requested from list endpoints (default: each endpoint's
             maximum, usually 500).
         oauth: OAuth 2.0 app credentials instead of `api_token` (`[sources.pipedrive.oauth]`

@@ -22,11 +22,13 @@ nothing. A chunkable listing (`Entity.is_chunkable`) therefore reads at most `ma
 (`MORE_PAGES_KEY`); its cursor moves to the last row read, the chunk is loaded and checkpointed,
 and the run protocol (`pipedrive.run`) runs the pipeline again for the listings with more pages.
 A chunk ends only once its last row is newer than where it started, so rows sharing one
-`update_time` beyond a chunk's size cannot make the loop spin in place.
+`update_time` beyond a chunk's size cannot make the loop spin in place. With the protocol's
+default chunk size, listings other than the deals read more pages per chunk above the Growth
+plan's burst limit (`RunSession.pages_per_chunk`).
 """
 
 import json
-from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Mapping, MutableMapping, Optional, Set
 
 import dlt
 from dlt.common import logger
@@ -95,12 +97,12 @@ read once per run through `RunSession.memo`."""
 def limit_pages(
     pages: Iterator[TDataPage],
     *,
-    max_pages: Optional[int],
+    max_pages: Optional[Callable[[], int]],
     cursor_field: str,
     start_value: Optional[Any],
     page_size: Optional[int] = None,
 ) -> Iterator[TDataPage]:
-    """Passes on at most `max_pages` pages of an ascending listing, then stops at a page end.
+    """Passes on at most `max_pages()` pages of an ascending listing, then stops at a page end.
 
     Must run inside a dlt resource: it records in the resource state whether the listing has more
     pages (`MORE_PAGES_KEY`), after copying the previous run's answer to `HAD_MORE_PAGES_KEY`
@@ -108,7 +110,8 @@ def limit_pages(
 
     Args:
         pages: Pages of raw records sorted by ascending `cursor_field`.
-        max_pages: Pages per chunk (None: read to the end).
+        max_pages: Pages per chunk, asked after each page (the burst limit it may follow is known
+            from the first response on); None: read to the end.
         cursor_field: The incremental cursor column.
         start_value: The cursor value this run started from (None on a first full run).
         page_size: The `limit` requested; a shorter page is the last one.
@@ -127,7 +130,7 @@ def limit_pages(
         if max_pages is None or (page_size is not None and len(page) < page_size):
             continue  # no chunks, or a short page: the listing ends here
         moved = last is not None and (start_value is None or str(last) > str(start_value))
-        if count >= max_pages and moved:
+        if count >= max_pages() and moved:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
@@ -246,10 +249,18 @@ class ListingReader:
             raw = read_ahead(raw, name=self.entity.name)
         if self.entity.is_chunkable:
             raw = limit_pages(
-                raw, max_pages=self.max_pages, cursor_field=self.entity.cursor.field,  # type: ignore[union-attr]
+                raw, max_pages=self._pages_per_chunk if self.max_pages else None,
+                cursor_field=self.entity.cursor.field,  # type: ignore[union-attr]
                 start_value=start_value, page_size=self.entity.page_size,
             )
         return raw
+
+    def _pages_per_chunk(self) -> int:
+        """Pages per chunk, scaled with the burst limit (`RunSession.pages_per_chunk`) except for
+        the deal listings: each of their pages brings hundreds of per-deal requests, so their
+        chunks are long anyway, and their size bounds what a killed run fetches again."""
+        pages = self.max_pages or 0
+        return pages if self.entity.name in DEAL_LISTINGS else self.session.pages_per_chunk(pages)
 
     def _shaped(self, params: Mapping[str, Any], start_value: Optional[Any]) -> Iterator[TRows]:
         """Shaped non-empty pages; watches references and remembers the newest row read."""

@@ -15,6 +15,14 @@ from .http import PipedriveClient, RequestStats
 from .http.errors import BudgetStop
 
 
+CHUNK_PAGES_LIMIT = 40
+"""The burst limit (requests per 2 s) the protocol's default chunk size is set for: Growth with an
+API token. A chunk costs fixed local work (a dlt run: set-up, normalize, load, DuckDB checkpoint)
+while the API waits, and at Ultimate with OAuth (480) 20 pages of a listing are a fraction of a
+second of requests; scaled with the limit, a chunk holds about as many seconds of requests on every
+plan (bench/RESULTS.md, round 5)."""
+
+
 class RunSession:
     """Shared by the sources of one run; pass the same one to `pipedrive_source(session=...)`.
 
@@ -28,9 +36,12 @@ class RunSession:
         recents: Item kinds `/v1/recents` reported changed in this run.
         hard_delete: The source's deletion mode.
         history: Tables that keep every version.
+        scale_chunks: Whether `pages_per_chunk` follows the burst limit (the protocol's default
+            chunk size) or keeps the pages asked for (a chunk size the caller chose).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scale_chunks: bool = False) -> None:
+        self.scale_chunks = scale_chunks
         self.stats = RequestStats()
         self.client: Optional[PipedriveClient] = None
         self.complete_reads: Dict[str, Tuple[str, str, Set[Any]]] = {}
@@ -58,6 +69,14 @@ class RunSession:
             if fresh or key not in self._memo:
                 self._memo[key] = read()
             return self._memo[key]
+
+    def pages_per_chunk(self, pages: int) -> int:
+        """`pages` at the Growth limit or below (or without `scale_chunks`), `pages x limit / 40`
+        above it, the limit being the one the API announced so far (`CHUNK_PAGES_LIMIT`)."""
+        limit = self.client.rate_limiter.limit if self.client is not None else None
+        if not self.scale_chunks or not limit or limit <= CHUNK_PAGES_LIMIT:
+            return pages
+        return pages * limit // CHUNK_PAGES_LIMIT
 
     def client_for(self, make: Callable[[], PipedriveClient]) -> PipedriveClient:
         """The run's client, built by `make` the first time."""

@@ -40,7 +40,8 @@ from .recovery import TProgress, finish_interrupted_run, reload_resources, reope
 from .summary import SOURCE_NAME, RunSummary, source_state, summarize
 
 DEFAULT_CHUNK_PAGES = 20
-"""Pages per incremental table per chunk: 10,000 rows of a 500-row listing."""
+"""Pages per incremental table per chunk at the Growth plan's burst limit: 10,000 rows of a
+500-row listing (more at higher limits, `RunSession.pages_per_chunk`)."""
 PREFLIGHT_PATH, PREFLIGHT_COST = "/users/me", 2
 
 
@@ -94,7 +95,7 @@ def load(
     *,
     tables: Optional[Sequence[str]] = None,
     full_refresh: bool = False,
-    chunk_pages: int = DEFAULT_CHUNK_PAGES,
+    chunk_pages: Optional[int] = None,
     wait_for_lock: float = 0.0,
     progress: TProgress = _log,
     **source_options: Any,
@@ -106,7 +107,10 @@ def load(
         tables: Tables (or resource names) to load; None: all.
         full_refresh: Drop the tables (only those of `tables` if given) and their state, then
             reload everything.
-        chunk_pages: Pages per incremental table per chunk (0: one chunk, no checkpoints).
+        chunk_pages: Pages per incremental table per chunk, exactly (0: one chunk, no
+            checkpoints). None: `DEFAULT_CHUNK_PAGES`, and tables other than the deals read
+            proportionally more where the API announces a burst limit above Growth's
+            (`RunSession.pages_per_chunk`).
         wait_for_lock: Seconds to wait for another run of the pipeline to finish (0: fail at
             once with `RunInProgressError`).
         progress: Called with one line per step worth telling (resuming, chunk loaded).
@@ -122,9 +126,11 @@ def load(
         RunInProgressError: Another run of the pipeline holds its lock.
         PipedriveError: The API failed (after retries); loaded chunks are kept.
     """
-    if chunk_pages < 0:
+    if chunk_pages is not None and chunk_pages < 0:
         raise UsageError(f"chunk_pages {chunk_pages} must be >= 0")
-    session = RunSession()
+    session = RunSession(scale_chunks=chunk_pages is None)
+    if chunk_pages is None:
+        chunk_pages = DEFAULT_CHUNK_PAGES
 
     def build_source(names: Optional[List[str]] = None) -> DltSource:
         try:

@@ -1,0 +1,65 @@
+"""The protocol's default chunk size follows the burst limit the API announces (more pages per
+chunk above the Growth plan's 40 per 2 s), except for the deal listings; a chunk size the caller
+chose is kept exactly. Tiny account, one-row pages: 30 activities, 22 deals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import dlt
+import pytest
+
+from pipedrive.run import DEFAULT_CHUNK_PAGES, load
+from pipedrive.session import CHUNK_PAGES_LIMIT
+
+ROWS_PER_PAGE = 1
+
+
+@pytest.fixture(autouse=True)
+def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def _load(server: Any, tmp_path: Path, table: str, **options: Any) -> Any:
+    pipeline = dlt.pipeline("chunk_scaling", destination=dlt.destinations.duckdb(str(tmp_path / "c.duckdb")),
+                            pipelines_dir=str(tmp_path / "p"), dataset_name="d")
+    summary = load(pipeline, tables=[table], page_size=ROWS_PER_PAGE, api_token="sim-token",
+                   base_url=server.base_url, **options)
+    with pipeline.sql_client() as client:
+        loaded = client.execute_sql(f"SELECT count(*) FROM {table}")[0][0]
+    return summary, loaded
+
+
+def _chunks_for(rows: int, pages_per_chunk: int) -> int:
+    return -(-rows // (pages_per_chunk * ROWS_PER_PAGE))
+
+
+@pytest.mark.parametrize("burst_limit, scale", [(CHUNK_PAGES_LIMIT, 1), (2 * CHUNK_PAGES_LIMIT, 2)])
+def test_default_chunk_follows_the_announced_limit(
+    make_sim: Callable[..., Any], tmp_path: Path, burst_limit: int, scale: int
+) -> None:
+    server = make_sim(burst_limit=burst_limit)
+    activities = len(server.account.ground_truth()["activities"])
+    assert DEFAULT_CHUNK_PAGES < activities <= 2 * DEFAULT_CHUNK_PAGES  # the account's shape the counts rely on
+    summary, loaded = _load(server, tmp_path, "activities")
+    assert summary.chunks == _chunks_for(activities, DEFAULT_CHUNK_PAGES * scale)  # 2 at Growth's limit, 1 at twice
+    assert loaded == activities
+
+
+def test_a_chosen_chunk_size_is_kept_at_any_limit(make_sim: Callable[..., Any], tmp_path: Path) -> None:
+    server = make_sim(burst_limit=4 * CHUNK_PAGES_LIMIT)
+    activities = len(server.account.ground_truth()["activities"])
+    summary, loaded = _load(server, tmp_path, "activities", chunk_pages=DEFAULT_CHUNK_PAGES)
+    assert summary.chunks == _chunks_for(activities, DEFAULT_CHUNK_PAGES) == 2
+    assert loaded == activities
+
+
+def test_deal_listings_keep_the_default_chunk_at_a_higher_limit(make_sim: Callable[..., Any], tmp_path: Path) -> None:
+    server = make_sim(burst_limit=4 * CHUNK_PAGES_LIMIT)
+    deals = server.account.ground_truth()["deals"]
+    live = sum(not deal["is_archived"] for deal in deals)
+    assert live > DEFAULT_CHUNK_PAGES * ROWS_PER_PAGE  # the account's shape the count relies on
+    summary, loaded = _load(server, tmp_path, "deals")
+    assert summary.chunks >= _chunks_for(live, DEFAULT_CHUNK_PAGES) == 2
+    assert loaded == len(deals)
