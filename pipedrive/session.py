@@ -21,6 +21,10 @@ API token. A chunk costs fixed local work (a dlt run: set-up, normalize, load, D
 while the API waits, and at Ultimate with OAuth (480) 20 pages of a listing are a fraction of a
 second of requests; scaled with the limit, a chunk holds about as many seconds of requests on every
 plan (bench/RESULTS.md, round 5)."""
+MAX_CHUNK_SCALE = 12
+"""At most this many times the pages: Ultimate with OAuth (480 per 2 s), the highest limit Pipedrive
+publishes. A larger announced limit (a custom contract, a test server) does not grow a chunk, and
+with it the memory of its load, any further."""
 
 
 class RunSession:
@@ -72,11 +76,12 @@ class RunSession:
 
     def pages_per_chunk(self, pages: int) -> int:
         """`pages` at the Growth limit or below (or without `scale_chunks`), `pages x limit / 40`
-        above it, the limit being the one the API announced so far (`CHUNK_PAGES_LIMIT`)."""
+        above it (at most `MAX_CHUNK_SCALE` times), the limit being the one the API announced so
+        far (`CHUNK_PAGES_LIMIT`)."""
         limit = self.client.rate_limiter.limit if self.client is not None else None
         if not self.scale_chunks or not limit or limit <= CHUNK_PAGES_LIMIT:
             return pages
-        return pages * limit // CHUNK_PAGES_LIMIT
+        return pages * min(limit, MAX_CHUNK_SCALE * CHUNK_PAGES_LIMIT) // CHUNK_PAGES_LIMIT
 
     def client_for(self, make: Callable[[], PipedriveClient]) -> PipedriveClient:
         """The run's client, built by `make` the first time."""

@@ -11,7 +11,8 @@ import dlt
 import pytest
 
 from pipedrive.run import DEFAULT_CHUNK_PAGES, load
-from pipedrive.session import CHUNK_PAGES_LIMIT
+from pipedrive.http import PipedriveClient
+from pipedrive.session import CHUNK_PAGES_LIMIT, MAX_CHUNK_SCALE, RunSession
 
 ROWS_PER_PAGE = 1
 
@@ -63,3 +64,22 @@ def test_deal_listings_keep_the_default_chunk_at_a_higher_limit(make_sim: Callab
     summary, loaded = _load(server, tmp_path, "deals")
     assert summary.chunks >= _chunks_for(live, DEFAULT_CHUNK_PAGES) == 2
     assert loaded == len(deals)
+
+
+@pytest.mark.parametrize("announced, pages", [
+    (None, DEFAULT_CHUNK_PAGES),  # nothing announced yet
+    (20, DEFAULT_CHUNK_PAGES),  # Lite: never fewer pages than set
+    (CHUNK_PAGES_LIMIT, DEFAULT_CHUNK_PAGES),
+    (120, 3 * DEFAULT_CHUNK_PAGES),  # Ultimate, API token
+    (480, MAX_CHUNK_SCALE * DEFAULT_CHUNK_PAGES),  # Ultimate, OAuth
+    (1_000_000, MAX_CHUNK_SCALE * DEFAULT_CHUNK_PAGES),  # beyond any plan: capped
+])
+def test_pages_per_chunk_scales_with_the_announced_limit_up_to_the_highest_plan(
+    announced: int | None, pages: int
+) -> None:
+    session = RunSession(scale_chunks=True)
+    client = session.client_for(lambda: PipedriveClient("token", "http://127.0.0.1:9"))
+    if announced is not None:
+        client.rate_limiter.update_from_headers({"x-ratelimit-limit": str(announced)})
+    assert session.pages_per_chunk(DEFAULT_CHUNK_PAGES) == pages
+    assert RunSession(scale_chunks=False).pages_per_chunk(DEFAULT_CHUNK_PAGES) == DEFAULT_CHUNK_PAGES
