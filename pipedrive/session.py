@@ -21,10 +21,11 @@ API token. A chunk costs fixed local work (a dlt run: set-up, normalize, load, D
 while the API waits, and at Ultimate with OAuth (480) 20 pages of a listing are a fraction of a
 second of requests; scaled with the limit, a chunk holds about as many seconds of requests on every
 plan (bench/RESULTS.md, round 5)."""
-MAX_CHUNK_SCALE = 12
-"""At most this many times the pages: Ultimate with OAuth (480 per 2 s), the highest limit Pipedrive
-publishes. A larger announced limit (a custom contract, a test server) does not grow a chunk, and
-with it the memory of its load, any further."""
+MAX_CHUNK_SCALE = 6
+"""At most this many times the pages (reached at 240 per 2 s): a chunk's rows are merged through one
+DuckDB connection held for the chunk, and its memory grows with them. `large` at Ultimate with
+OAuth peaked at 817 MB in 20-page chunks and at 1,133 MB scaled 12 times (bench/RESULTS.md, round
+5); 6 times still reads its listings within the chunks its deals take."""
 
 
 class RunSession:
