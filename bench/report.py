@@ -18,6 +18,7 @@ END = "<!-- END GENERATED -->"
 PLANS_RESULTS = ("plans_small", "plans", "plans_medium", "plans_protocol", "plans_large")
 """`bench.plans` result files (`--name`), in the order of the table."""
 
+
 def _load(name: str) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None

@@ -259,8 +259,10 @@ class ListingReader:
         """Pages per chunk, scaled with the burst limit (`RunSession.pages_per_chunk`) except for
         the deal listings: each of their pages brings hundreds of per-deal requests, so their
         chunks are long anyway, and their size bounds what a killed run fetches again."""
-        pages = self.max_pages or 0
-        return pages if self.entity.name in DEAL_LISTINGS else self.session.pages_per_chunk(pages)
+        assert self.max_pages  # asked only for a listing read in chunks
+        if self.entity.name in DEAL_LISTINGS:
+            return self.max_pages
+        return self.session.pages_per_chunk(self.max_pages)
 
     def _shaped(self, params: Mapping[str, Any], start_value: Optional[Any]) -> Iterator[TRows]:
         """Shaped non-empty pages; watches references and remembers the newest row read."""

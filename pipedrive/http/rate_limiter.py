@@ -285,9 +285,9 @@ class RateLimiter:
         A request that took longer than the fastest one of the run spent the difference before it
         arrived or while the server worked on it: which of the two, the client cannot tell, so
         the request counts from `now - fastest` (its latest possible arrival), at most
-        `MAX_LATE_ARRIVAL` later than its slot was taken. Only requests of
-        the run's first window: its burst opens dozens of new connections at once and reached the
-        server over a few hundred milliseconds while the log had it all at its start, so the next
+        `MAX_LATE_ARRIVAL` later than its slot was taken. Only requests of the run's first
+        window: its burst opens dozens of new connections at once and reached the server over a
+        few hundred milliseconds while the log had it all at its start, so the next
         window's burst met the server's count of the late ones (4-11 x 429 at the start of a 1%
         incremental at Ultimate). Later requests go over open connections; settling them all
         took a Growth incremental from 15.5 to 18 s, their slowness being the server's work, not

@@ -7,25 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import dlt
 import pytest
 
-from pipedrive.run import DEFAULT_CHUNK_PAGES, load
 from pipedrive.http import PipedriveClient
+from pipedrive.run import DEFAULT_CHUNK_PAGES, load
 from pipedrive.session import CHUNK_PAGES_LIMIT, MAX_CHUNK_SCALE, RunSession
+from tests.helpers.loader import duckdb_pipeline
 
 ROWS_PER_PAGE = 1
 
 
-@pytest.fixture(autouse=True)
-def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-
-
 def _load(server: Any, tmp_path: Path, table: str, **options: Any) -> Any:
-    pipeline = dlt.pipeline("chunk_scaling", destination=dlt.destinations.duckdb(str(tmp_path / "c.duckdb")),
-                            pipelines_dir=str(tmp_path / "p"), dataset_name="d")
-    summary = load(pipeline, tables=[table], page_size=ROWS_PER_PAGE, api_token="sim-token",
+    pipeline = duckdb_pipeline(tmp_path, "chunk_scaling")
+    summary = load(pipeline, tables=[table], page_size=ROWS_PER_PAGE, api_token=server.token,
                    base_url=server.base_url, **options)
     with pipeline.sql_client() as client:
         loaded = client.execute_sql(f"SELECT count(*) FROM {table}")[0][0]
